@@ -1,0 +1,2 @@
+DROP TABLE single_use_tokens;
+DROP TABLE sessions;

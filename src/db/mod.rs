@@ -1,0 +1,223 @@
+//! The database: one connection type over SQLite and PostgreSQL, an r2d2 pool,
+//! embedded migrations, and [`Db::run`] to use a connection off the async
+//! workers.
+
+pub mod models;
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use rocket::tokio::sync::Semaphore;
+
+use crate::config::{Config, ConfigError, DatabaseUrl};
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before answering 503.
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings applied to every SQLite connection.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; \
+     PRAGMA foreign_keys = ON;";
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Opens connections of the backend the URL selects, never guessing: a
+/// PostgreSQL URL that cannot be reached is an error, not a SQLite file.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<DbManager>;
+
+/// The pool and a bound on how many blocking database calls run at once.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    permits: Arc<Semaphore>,
+}
+
+impl Db {
+    /// Opens the pool and runs pending migrations. Failures name
+    /// `database_url`.
+    pub fn connect(config: &Config) -> Result<Self, ConfigError> {
+        let url = config.database_url.clone();
+        let memory = url.is_memory();
+        let postgres = matches!(url, DatabaseUrl::Postgres(_));
+        let size = config.database_pool_size;
+        let mut builder = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(POOL_TIMEOUT)
+            // PostgreSQL connections can die under us (a restart); test them
+            // on check-out. A SQLite file cannot go away like that.
+            .test_on_check_out(postgres);
+        if memory {
+            // An in-memory database lives as long as its one connection.
+            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+        } else {
+            builder = builder.min_idle(Some(1));
+        }
+        let manager = DbManager { url };
+        // Try once by hand for a clear message instead of r2d2's timeout.
+        let mut first = manager.connect().map_err(|e| {
+            ConfigError::new("database_url", format!("cannot open the database: {}", e))
+        })?;
+        run_migrations(&mut first)
+            .map_err(|e| ConfigError::new("database_url", format!("migrations failed: {e}")))?;
+        drop(first);
+        let pool = builder.build(manager).map_err(|e| {
+            ConfigError::new("database_url", format!("cannot open the database: {e}"))
+        })?;
+        Ok(Self {
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+        })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool. At most
+    /// as many calls run at once as the pool has connections; the rest wait
+    /// without holding a thread.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal("database semaphore", e))?;
+        let pool = self.pool.clone();
+        rocket::tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = pool.get().map_err(|e| {
+                log::warn!("database unavailable: {e}");
+                ApiError::Unavailable
+            })?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal("database task", e))?
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.ping().map_err(ApiError::from))
+            .await
+            .is_ok()
+    }
+
+    /// The pool, for tests and tools.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// Runs the pending migrations of the connection's backend. On PostgreSQL an
+/// advisory lock keeps instances starting together from racing each other.
+pub fn run_migrations(conn: &mut DbConn) -> Result<(), String> {
+    match conn {
+        DbConn::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        DbConn::Postgres(conn) => {
+            const LOCK: i64 = 0x6265_6172_6572; // "bearer"
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({LOCK})"))
+                .map_err(|e| e.to_string())?;
+            let result = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let unlock = conn
+                .batch_execute(&format!("SELECT pg_advisory_unlock({LOCK})"))
+                .map_err(|e| e.to_string());
+            result.and(unlock)
+        }
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::NotFound => ApiError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                log::warn!("database unavailable: {error}");
+                ApiError::Unavailable
+            }
+            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
+                log::warn!("database unavailable: {error}");
+                ApiError::Unavailable
+            }
+            _ => ApiError::internal("database", error),
+        }
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(error: ConnectionError) -> Self {
+        log::warn!("database unavailable: {error}");
+        ApiError::Unavailable
+    }
+}
+
+/// Messages of failures that pass when the database comes back.
+fn is_transient(message: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "server closed the connection",
+        "terminating connection",
+        "connection refused",
+        "could not connect",
+        "no connection to the server",
+        "database is locked",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    let message = message.to_ascii_lowercase();
+    MARKERS.iter().any(|m| message.contains(m))
+}

@@ -1,0 +1,166 @@
+//! `BearerUser`: a request carrying a valid `Authorization: Bearer <token>`
+//! (RFC 6750), whose user (and session, when sessions are on) still exists.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rocket::request::{FromRequest, Outcome, Request};
+
+use crate::db::models::{Session, SingleUseToken, User};
+use crate::error::{ApiError, Challenge, GuardFailure};
+use crate::tokens::{Claims, Refusal, Subject, MAX_TOKEN_BYTES};
+use crate::App;
+
+/// Seconds between two writes of a session's `last_seen_at`.
+pub const TOUCH_INTERVAL: i64 = 5;
+
+/// An authenticated bearer request.
+#[derive(Debug, Clone)]
+pub struct BearerUser {
+    pub user: User,
+    /// The session the token belongs to, when sessions are on.
+    pub session: Option<Session>,
+    pub claims: Claims,
+    /// Set when the request ended its own credentials (log-out, account
+    /// deletion): no fresh token may follow.
+    ended: Arc<AtomicBool>,
+}
+
+impl BearerUser {
+    /// Marks the credentials of this request as gone.
+    pub fn mark_ended(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
+    }
+
+    /// The subject a fresh token for this request would carry.
+    pub fn subject(&self) -> Subject {
+        match &self.session {
+            Some(session) => Subject::Session(session.id.clone()),
+            None => Subject::User(self.user.id),
+        }
+    }
+}
+
+/// Extracts the token of `Bearer <token>`: scheme case-insensitive, one or
+/// more spaces, then a `token68` (RFC 7235 section 2.1).
+pub fn parse_bearer(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ').trim_end_matches(' ');
+    let body = token.trim_end_matches('=');
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
+    (!body.is_empty() && body.chars().all(token68)).then_some(token)
+}
+
+/// The guard's answer, computed once per request; the rotation fairing reads
+/// it too.
+pub struct BearerOutcome(pub Result<BearerUser, ApiError>);
+
+impl BearerOutcome {
+    /// The outcome of this request, or a refusal if the guard never ran.
+    pub fn of<'r>(request: &'r Request<'_>) -> &'r BearerOutcome {
+        request.local_cache(|| BearerOutcome(Err(ApiError::Unauthenticated(Challenge::Bearer))))
+    }
+}
+
+/// Why a token was refused, for this request (logs and metrics).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenRefusal(pub Option<Refusal>);
+
+async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
+    let app = App::from_request_state(request)?;
+    let mut headers = request.headers().get("Authorization");
+    let header = match (headers.next(), headers.next()) {
+        (None, _) => return Err(ApiError::Unauthenticated(Challenge::Bearer)),
+        (Some(header), None) => header,
+        (Some(_), Some(_)) => return Err(ApiError::Unauthenticated(Challenge::InvalidRequest)),
+    };
+    if header.len() > MAX_TOKEN_BYTES + 64 {
+        return Err(refuse(request, Refusal::TooLong));
+    }
+    let token =
+        parse_bearer(header).ok_or(ApiError::Unauthenticated(Challenge::InvalidRequest))?;
+    let now = app.clock.now();
+    let (claims, subject) = app
+        .tokens
+        .verify(token, now)
+        .map_err(|refusal| refuse(request, refusal))?;
+
+    let single_use = app.config.single_use_tokens;
+    let idle = app.config.session_idle_timeout as i64;
+    let jti = claims.jti.clone();
+    let found = app
+        .db
+        .run(move |conn| {
+            if single_use && !SingleUseToken::consume(conn, &jti)? {
+                return Ok(Err(Refusal::Spent));
+            }
+            match subject {
+                Subject::User(id) => Ok(User::find(conn, id)?
+                    .map(|user| (user, None))
+                    .ok_or(Refusal::UnknownUser)),
+                Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
+                    Some((session, user)) if session.is_live(now, idle) => {
+                        Session::touch(conn, &sid, now, TOUCH_INTERVAL)?;
+                        Ok(Ok((user, Some(session))))
+                    }
+                    _ => Ok(Err(Refusal::SessionEnded)),
+                },
+            }
+        })
+        .await?;
+    let (user, session) = found.map_err(|refusal| refuse(request, refusal))?;
+    Ok(BearerUser {
+        user,
+        session,
+        claims,
+        ended: Arc::default(),
+    })
+}
+
+fn refuse(request: &Request<'_>, refusal: Refusal) -> ApiError {
+    request.local_cache(|| TokenRefusal(Some(refusal)));
+    ApiError::Unauthenticated(Challenge::InvalidToken)
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for BearerUser {
+    type Error = ApiError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ApiError> {
+        let outcome = request
+            .local_cache_async(async { BearerOutcome(authenticate(request).await) })
+            .await;
+        match &outcome.0 {
+            Ok(user) => Outcome::Success(user.clone()),
+            Err(error) => {
+                GuardFailure::record(request, error);
+                Outcome::Error((error.status(), error.clone()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc6750() {
+        assert_eq!(parse_bearer("Bearer abc.def-_~+/="), Some("abc.def-_~+/="));
+        assert_eq!(parse_bearer("bearer abc"), Some("abc"));
+        assert_eq!(parse_bearer("BEARER  abc"), Some("abc"));
+        assert_eq!(parse_bearer("Bearer"), None);
+        assert_eq!(parse_bearer("Bearer "), None);
+        assert_eq!(parse_bearer("Bearer a b"), None);
+        assert_eq!(parse_bearer("Bearer a=b"), None);
+        assert_eq!(parse_bearer("Basic abc"), None);
+        assert_eq!(parse_bearer("Bearer ==="), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! `SignupRequest`: the body of `POST /signup`, as JSON or as a URL-encoded
+//! form, size-limited, with errors that name the field.
+
+use rocket::data::{Data, FromData, Outcome, ToByteUnit};
+use rocket::form::{Form, FromForm};
+use rocket::Request;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Largest body read, in bytes: far more than two short fields need.
+pub const MAX_BODY_BYTES: u64 = 4096;
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// A signup's fields, not yet validated.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(FromForm)]
+struct SignupForm {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Checks a new username: 1 to 64 characters, no `:` (it would break Basic),
+/// no control characters.
+pub fn validate_username(username: &str) -> Result<(), ApiError> {
+    let chars = username.chars().count();
+    if chars == 0 {
+        return Err(ApiError::Unprocessable("username must not be empty".into()));
+    }
+    if chars > MAX_USERNAME_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "username must be at most {MAX_USERNAME_CHARS} characters"
+        )));
+    }
+    if username.contains(':') {
+        return Err(ApiError::Unprocessable(
+            "username must not contain ':'".into(),
+        ));
+    }
+    if username.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(
+            "username must not contain control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn from_json(body: &str) -> Result<SignupRequest, ApiError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::BadRequest(
+            "body must be a JSON object with `username` and `password`".into(),
+        ));
+    };
+    let field = |name: &str| match fields.get(name) {
+        None | Some(Value::Null) => Err(ApiError::Unprocessable(format!(
+            "field `{name}` is missing"
+        ))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::Unprocessable(format!(
+            "field `{name}` must be a string"
+        ))),
+    };
+    Ok(SignupRequest {
+        username: field("username")?,
+        password: field("password")?,
+    })
+}
+
+fn from_form(body: &str) -> Result<SignupRequest, ApiError> {
+    let form = Form::<SignupForm>::parse(body)
+        .map_err(|_| ApiError::BadRequest("body is not a valid URL-encoded form".into()))?;
+    let missing = |name: &str| ApiError::Unprocessable(format!("field `{name}` is missing"));
+    Ok(SignupRequest {
+        username: form.username.ok_or_else(|| missing("username"))?,
+        password: form.password.ok_or_else(|| missing("password"))?,
+    })
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for SignupRequest {
+    type Error = ApiError;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
+        let form = request.content_type().is_some_and(|ct| ct.is_form());
+        let json = match request.content_type() {
+            None => true,
+            Some(ct) => ct.is_json() || ct.sub().as_str().ends_with("+json"),
+        };
+        if !form && !json {
+            let error = ApiError::UnsupportedMediaType;
+            return Outcome::Error((error.status(), error));
+        }
+        let body = match data.open(MAX_BODY_BYTES.bytes()).into_string().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return Outcome::Error((ApiError::PayloadTooLarge.status(), ApiError::PayloadTooLarge)),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let error = ApiError::BadRequest("body is not valid UTF-8".into());
+                return Outcome::Error((error.status(), error));
+            }
+            Err(e) => {
+                let error = ApiError::BadRequest(format!("body could not be read: {e}"));
+                return Outcome::Error((error.status(), error));
+            }
+        };
+        let parsed = if form { from_form(&body) } else { from_json(&body) };
+        match parsed {
+            Ok(request) => Outcome::Success(request),
+            Err(error) => Outcome::Error((error.status(), error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(validate_username("alice").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("a:b").is_err());
+        assert!(validate_username("a\nb").is_err());
+        assert!(validate_username(&"é".repeat(64)).is_ok());
+        assert!(validate_username(&"é".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = from_json(r#"{"username": 5, "password": "x"}"#).err();
+        assert!(e.is_some_and(|e| e.message().contains("username")));
+        let e = from_json(r#"{"username": "a"}"#).err();
+        assert!(e.is_some_and(|e| e.message().contains("password")));
+        assert!(from_json("[1]").is_err());
+        assert!(from_json("{").is_err());
+    }
+}

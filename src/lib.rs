@@ -1,0 +1,164 @@
+//! bearer-auth: sign up, sign in with HTTP Basic, reach protected routes with
+//! a bearer token.
+//!
+//! [`rocket`] builds the server from `Rocket.toml` and the environment;
+//! [`build`] builds it from any [`Config`], which is what the tests use.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod fairings;
+pub mod guards;
+pub mod password;
+pub mod routes;
+pub mod tokens;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Request, Rocket};
+
+pub use clock::Clock;
+pub use config::{Config, ConfigError};
+use db::models::{ClientInfo, Session, SingleUseToken, User, UserView};
+use db::{Db, DbConn};
+use error::ApiError;
+use password::PasswordHasher;
+use routes::AuthResponse;
+use tokens::{Issued, Subject, TokenService};
+
+/// Everything a request needs, shared by all of them.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenService,
+    pub clock: Clock,
+}
+
+impl App {
+    pub fn new(config: Config, clock: Clock) -> Result<Self, ConfigError> {
+        let db = Db::connect(&config)?;
+        let hasher = PasswordHasher::new(config.bcrypt_cost)
+            .map_err(|e| ConfigError::new("bcrypt_cost", e.to_string()))?;
+        let tokens = TokenService::new(&config);
+        Ok(Self {
+            config,
+            db,
+            hasher,
+            tokens,
+            clock,
+        })
+    }
+
+    /// The shared state, from a request.
+    pub fn from_request_state<'r>(request: &'r Request<'_>) -> Result<&'r Arc<App>, ApiError> {
+        request
+            .rocket()
+            .state::<Arc<App>>()
+            .ok_or_else(|| ApiError::internal("state", "App is not managed"))
+    }
+
+    /// Issues a token for `subject`, recording it when tokens are single-use.
+    pub fn issue_token(
+        &self,
+        conn: &mut DbConn,
+        user_id: i64,
+        subject: &Subject,
+        now: i64,
+    ) -> Result<Issued, ApiError> {
+        let issued = self.tokens.issue(subject, now)?;
+        if self.config.single_use_tokens {
+            let session = match subject {
+                Subject::Session(id) => Some(id.as_str()),
+                Subject::User(_) => None,
+            };
+            SingleUseToken::record(conn, &issued.jti, user_id, session, issued.expires_at)?;
+        }
+        Ok(issued)
+    }
+
+    /// After a signup or signin: opens a session when sessions are on, and
+    /// issues the first token.
+    pub fn open_and_issue(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<AuthResponse, ApiError> {
+        let subject = if self.config.sessions {
+            let absolute = self.config.session_absolute_timeout as i64;
+            Subject::Session(Session::open(conn, user.id, now, absolute, client)?.id)
+        } else {
+            Subject::User(user.id)
+        };
+        let issued = self.issue_token(conn, user.id, &subject, now)?;
+        Ok(AuthResponse {
+            user: UserView::from(user),
+            token: issued.token,
+            token_type: "Bearer",
+            expires_in: (self.config.token_ttl > 0).then_some(self.config.token_ttl),
+        })
+    }
+}
+
+/// Where the browser pages live: `static/` in the working directory, or the
+/// one in the source tree.
+fn static_dir() -> PathBuf {
+    let local = PathBuf::from("static");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(rocket::fs::relative!("static"))
+    }
+}
+
+/// Builds the server from `Rocket.toml`, `ROCKET_PROFILE` and `ROCKET_<KEY>`.
+pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
+    let figment = config::figment();
+    let config = Config::from_figment(&figment)?;
+    build(figment, config, Clock::system())
+}
+
+/// Builds the server with a given configuration and clock. `figment` carries
+/// Rocket's own settings (address, port, log level).
+pub fn build(figment: Figment, config: Config, clock: Clock) -> Result<Rocket<Build>, ConfigError> {
+    // Never believe a client-supplied address header.
+    let figment = figment.merge(("ip_header", false));
+    let sessions = config.sessions;
+    let rotate = config.rotate_tokens;
+    let dev_secret = config.dev_secret;
+    let app = Arc::new(App::new(config, clock)?);
+
+    let mut rocket = rocket::custom(figment)
+        .manage(app)
+        .mount("/", routes::routes())
+        .mount("/", FileServer::from(static_dir()))
+        .register("/", error::catchers())
+        .attach(fairings::SecurityHeaders)
+        .attach(fairings::Sweeper);
+    if sessions {
+        rocket = rocket.mount("/", routes::sessions::routes());
+    }
+    if rotate {
+        rocket = rocket.attach(fairings::TokenRotation);
+    }
+    if dev_secret {
+        rocket = rocket.attach(rocket::fairing::AdHoc::on_liftoff(
+            "Development secret warning",
+            |_| {
+                Box::pin(async {
+                    log::warn!(
+                        "jwt_secret is the public development value: set ROCKET_PROFILE=release \
+                         and ROCKET_JWT_SECRET before serving real users"
+                    );
+                })
+            },
+        ));
+    }
+    Ok(rocket)
+}

@@ -1,0 +1,30 @@
+//! HTTP routes. Authentication is in the guards they declare.
+
+pub mod accounts;
+pub mod health;
+pub mod protected;
+pub mod sessions;
+
+use rocket::Route;
+use serde::Serialize;
+
+use crate::db::models::UserView;
+
+/// The answer to a signup or signin.
+#[derive(Debug, Serialize)]
+pub struct AuthResponse {
+    pub user: UserView,
+    pub token: String,
+    pub token_type: &'static str,
+    /// Seconds until the token expires; absent when tokens never expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// Every route that is always mounted.
+pub fn routes() -> Vec<Route> {
+    let mut routes = accounts::routes();
+    routes.extend(protected::routes());
+    routes.extend(health::routes());
+    routes
+}

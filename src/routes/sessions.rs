@@ -1,0 +1,91 @@
+//! Session management, mounted only when `sessions` is on.
+
+use std::sync::Arc;
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Route, State};
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::db::models::Session;
+use crate::error::ApiError;
+use crate::guards::BearerUser;
+use crate::App;
+
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    current: bool,
+    user_agent: Option<String>,
+    client_addr: Option<String>,
+}
+
+#[rocket::get("/sessions")]
+async fn list(app: &State<Arc<App>>, auth: BearerUser) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let idle = app.config.session_idle_timeout as i64;
+    let now = app.clock.now();
+    let user_id = auth.user.id;
+    let sessions = app
+        .db
+        .run(move |conn| Session::list_live(conn, user_id, now, idle))
+        .await?;
+    let current = auth.session.as_ref().map(|s| s.id.as_str());
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView {
+                current: Some(s.id.as_str()) == current,
+                created_at: rfc3339(s.created_at),
+                last_seen_at: rfc3339(s.last_seen_at),
+                expires_at: rfc3339(s.ends_at(idle)),
+                user_agent: s.user_agent,
+                client_addr: s.client_addr,
+                id: s.id,
+            })
+            .collect(),
+    ))
+}
+
+#[rocket::delete("/sessions/current")]
+async fn end_current(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
+    let session = auth.session.clone().ok_or(ApiError::NotFound)?;
+    let user_id = auth.user.id;
+    app.db
+        .run(move |conn| Session::end(conn, &session.id, user_id))
+        .await?;
+    auth.mark_ended();
+    Ok(Status::NoContent)
+}
+
+#[rocket::delete("/sessions/<id>")]
+async fn end_one(app: &State<Arc<App>>, auth: BearerUser, id: String) -> Result<Status, ApiError> {
+    let user_id = auth.user.id;
+    let target = id.clone();
+    let ended = app
+        .db
+        .run(move |conn| Session::end(conn, &target, user_id))
+        .await?;
+    if !ended {
+        return Err(ApiError::NotFound);
+    }
+    if auth.session.as_ref().is_some_and(|s| s.id == id) {
+        auth.mark_ended();
+    }
+    Ok(Status::NoContent)
+}
+
+#[rocket::delete("/sessions")]
+async fn end_all(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
+    let user_id = auth.user.id;
+    app.db.run(move |conn| Session::end_all(conn, user_id)).await?;
+    auth.mark_ended();
+    Ok(Status::NoContent)
+}
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, end_current, end_one, end_all]
+}
