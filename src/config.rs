@@ -217,8 +217,8 @@ impl Config {
     }
 
     fn validate(raw: RawConfig, profile: &str) -> Result<Self, ConfigError> {
-        let database_url =
-            DatabaseUrl::parse(&raw.database_url).map_err(|m| ConfigError::new("database_url", m))?;
+        let database_url = DatabaseUrl::parse(&raw.database_url)
+            .map_err(|m| ConfigError::new("database_url", m))?;
 
         let (jwt_secret, dev_secret) = match raw.jwt_secret {
             Some(secret) => (secret.into_bytes(), false),
@@ -253,10 +253,16 @@ impl Config {
             return Err(ConfigError::new("session_idle_timeout", "must be above 0"));
         }
         if raw.session_absolute_timeout == 0 {
-            return Err(ConfigError::new("session_absolute_timeout", "must be above 0"));
+            return Err(ConfigError::new(
+                "session_absolute_timeout",
+                "must be above 0",
+            ));
         }
         if raw.session_sweep_interval == 0 {
-            return Err(ConfigError::new("session_sweep_interval", "must be above 0"));
+            return Err(ConfigError::new(
+                "session_sweep_interval",
+                "must be above 0",
+            ));
         }
         // Values beyond this would overflow timestamp arithmetic.
         const MAX_SECONDS: u64 = 100 * 365 * 24 * 3600;
@@ -354,7 +360,10 @@ mod tests {
             DatabaseUrl::parse("sqlite://a.db"),
             Ok(DatabaseUrl::Sqlite("a.db".into()))
         );
-        assert_eq!(DatabaseUrl::parse("a.db"), Ok(DatabaseUrl::Sqlite("a.db".into())));
+        assert_eq!(
+            DatabaseUrl::parse("a.db"),
+            Ok(DatabaseUrl::Sqlite("a.db".into()))
+        );
         assert!(DatabaseUrl::parse("").is_err());
         assert!(DatabaseUrl::parse(":memory:").is_ok_and(|u| u.is_memory()));
     }

@@ -100,11 +100,9 @@ impl ApiError {
             Self::BadRequest(m) | Self::Unprocessable(m) | Self::Conflict(m) => m.clone(),
             Self::NotFound => "not found".into(),
             Self::PayloadTooLarge => "request body too large".into(),
-            Self::UnsupportedMediaType => {
-                "unsupported content type: send application/json or \
+            Self::UnsupportedMediaType => "unsupported content type: send application/json or \
                  application/x-www-form-urlencoded"
-                    .into()
-            }
+                .into(),
             Self::TooManyRequests { .. } => "too many failed attempts; try again later".into(),
             Self::Unavailable => "service unavailable".into(),
             Self::Internal => "internal server error".into(),

@@ -1,8 +1,8 @@
 //! Password rules and bcrypt hashing off the async workers.
 //!
 //! bcrypt only reads the first 72 bytes of a password. bearer-auth refuses
-//! longer passwords at signup instead of silently ignoring the rest, and uses
-//! bcrypt's non-truncating functions so no path can truncate.
+//! longer passwords at signup instead of silently ignoring the rest, and never
+//! hands bcrypt more than 72 bytes, so every byte of a password counts.
 
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     pub fn new(cost: u32) -> Result<Self, bcrypt::BcryptError> {
         let dummy = crate::tokens::random_id();
-        let dummy_hash = bcrypt::non_truncating_hash(dummy, cost)?;
+        let dummy_hash = bcrypt::hash(dummy, cost)?;
         let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             cost,
@@ -60,8 +60,14 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(ApiError::internal(
+                "bcrypt hash",
+                "password longer than 72 bytes",
+            ));
+        }
         let cost = self.cost;
-        self.run(move || bcrypt::non_truncating_hash(password, cost))
+        self.run(move || bcrypt::hash(password, cost))
             .await?
             .map_err(|e| ApiError::internal("bcrypt hash", e))
     }
@@ -79,7 +85,7 @@ impl PasswordHasher {
                     let _ = bcrypt::verify(&password.as_bytes()[..MAX_PASSWORD_BYTES], &hash);
                     return Ok(false);
                 }
-                bcrypt::non_truncating_verify(password, &hash)
+                bcrypt::verify(password, &hash)
             })
             .await?
             .map_err(|e| ApiError::internal("bcrypt verify", e))?;

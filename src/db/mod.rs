@@ -97,7 +97,10 @@ impl Db {
             .test_on_check_out(postgres);
         if memory {
             // An in-memory database lives as long as its one connection.
-            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+            builder = builder
+                .min_idle(Some(1))
+                .idle_timeout(None)
+                .max_lifetime(None);
         } else {
             builder = builder.min_idle(Some(1));
         }

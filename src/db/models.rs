@@ -211,10 +211,8 @@ impl Session {
     /// Ends one of the user's sessions; `false` when it is not theirs.
     pub fn end(conn: &mut DbConn, id: &str, user_id: i64) -> Result<bool, ApiError> {
         conn.transaction(|conn| {
-            diesel::delete(
-                single_use_tokens::table.filter(single_use_tokens::session_id.eq(id)),
-            )
-            .execute(conn)?;
+            diesel::delete(single_use_tokens::table.filter(single_use_tokens::session_id.eq(id)))
+                .execute(conn)?;
             diesel::delete(
                 sessions::table
                     .filter(sessions::id.eq(id))

@@ -19,7 +19,9 @@ impl Fairing for SecurityHeaders {
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         response.set_header(Header::new("Referrer-Policy", "no-referrer"));
         if response.content_type() == Some(ContentType::JSON)
-            || response.headers().contains(super::rotation::ACCESS_TOKEN_HEADER)
+            || response
+                .headers()
+                .contains(super::rotation::ACCESS_TOKEN_HEADER)
         {
             response.set_header(Header::new("Cache-Control", "no-store"));
         }

@@ -84,8 +84,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     if header.len() > MAX_TOKEN_BYTES + 64 {
         return Err(refuse(request, Refusal::TooLong));
     }
-    let token =
-        parse_bearer(header).ok_or(ApiError::Unauthenticated(Challenge::InvalidRequest))?;
+    let token = parse_bearer(header).ok_or(ApiError::Unauthenticated(Challenge::InvalidRequest))?;
     let now = app.clock.now();
     let (claims, subject) = app
         .tokens

@@ -3,6 +3,7 @@
 
 use rocket::data::{Data, FromData, Outcome, ToByteUnit};
 use rocket::form::{Form, FromForm};
+use rocket::http::RawStr;
 use rocket::Request;
 use serde_json::Value;
 
@@ -75,7 +76,7 @@ fn from_json(body: &str) -> Result<SignupRequest, ApiError> {
 }
 
 fn from_form(body: &str) -> Result<SignupRequest, ApiError> {
-    let form = Form::<SignupForm>::parse(body)
+    let form = Form::<SignupForm>::parse_encoded(RawStr::new(body))
         .map_err(|_| ApiError::BadRequest("body is not a valid URL-encoded form".into()))?;
     let missing = |name: &str| ApiError::Unprocessable(format!("field `{name}` is missing"));
     Ok(SignupRequest {
@@ -100,7 +101,12 @@ impl<'r> FromData<'r> for SignupRequest {
         }
         let body = match data.open(MAX_BODY_BYTES.bytes()).into_string().await {
             Ok(body) if body.is_complete() => body.into_inner(),
-            Ok(_) => return Outcome::Error((ApiError::PayloadTooLarge.status(), ApiError::PayloadTooLarge)),
+            Ok(_) => {
+                return Outcome::Error((
+                    ApiError::PayloadTooLarge.status(),
+                    ApiError::PayloadTooLarge,
+                ))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 let error = ApiError::BadRequest("body is not valid UTF-8".into());
                 return Outcome::Error((error.status(), error));
@@ -110,7 +116,11 @@ impl<'r> FromData<'r> for SignupRequest {
                 return Outcome::Error((error.status(), error));
             }
         };
-        let parsed = if form { from_form(&body) } else { from_json(&body) };
+        let parsed = if form {
+            from_form(&body)
+        } else {
+            from_json(&body)
+        };
         match parsed {
             Ok(request) => Outcome::Success(request),
             Err(error) => Outcome::Error((error.status(), error)),

@@ -81,7 +81,9 @@ async fn end_one(app: &State<Arc<App>>, auth: BearerUser, id: String) -> Result<
 #[rocket::delete("/sessions")]
 async fn end_all(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
     let user_id = auth.user.id;
-    app.db.run(move |conn| Session::end_all(conn, user_id)).await?;
+    app.db
+        .run(move |conn| Session::end_all(conn, user_id))
+        .await?;
     auth.mark_ended();
     Ok(Status::NoContent)
 }

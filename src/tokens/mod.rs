@@ -173,9 +173,7 @@ impl TokenService {
         };
         let claims = jsonwebtoken::decode::<Claims>(signed, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                    Refusal::Algorithm
-                }
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Refusal::Algorithm,
                 ErrorKind::InvalidSignature => Refusal::Signature,
                 ErrorKind::InvalidIssuer
                 | ErrorKind::InvalidAudience

@@ -1,0 +1,208 @@
+//! Shared test helpers: an isolated database per test (a temporary SQLite
+//! file, or a fresh PostgreSQL database when `BEARER_AUTH_TEST_POSTGRES` is
+//! set), a server built with any config, and small request helpers.
+
+#![allow(dead_code)]
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use bearer_auth::{Clock, Config};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+use serde_json::Value;
+
+/// The environment variable naming a PostgreSQL server for the tests, e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`. Unset: SQLite.
+pub const POSTGRES_ENV: &str = "BEARER_AUTH_TEST_POSTGRES";
+
+pub const PASSWORD: &str = "correct horse";
+
+/// One test's own database, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!(
+                    "bearer_auth_test_{}",
+                    bearer_auth::tokens::random_id()
+                        .to_ascii_lowercase()
+                        .replace(['-', '_'], "")
+                );
+                let mut conn = PgConnection::establish(&admin).expect("reach test PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let base = admin.split('?').next().unwrap_or(&admin);
+                let (server, _) = base.rsplit_once('/').expect("database URL with a path");
+                let url = format!("{server}/{name}");
+                Self {
+                    url,
+                    dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("test.db").to_string_lossy().into_owned();
+                Self {
+                    url,
+                    dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// Rocket settings for tests: quiet, no address header.
+pub fn figment() -> Figment {
+    Figment::from(rocket::Config::debug_default()).merge(("log_level", "off"))
+}
+
+/// A server on its own database. Fields drop in order: client, then database.
+pub struct TestServer {
+    pub client: Client,
+    pub clock: Clock,
+    pub db: TestDb,
+}
+
+pub fn config(db: &TestDb) -> Config {
+    Config::for_tests(&db.url).expect("test config")
+}
+
+pub fn encryption_key() -> [u8; 32] {
+    *b"0123456789abcdef0123456789abcdef"
+}
+
+/// A server with the test config changed by `tweak`.
+pub fn server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let db = TestDb::new();
+    let mut config = config(&db);
+    tweak(&mut config);
+    let clock = Clock::system();
+    let rocket = bearer_auth::build(figment(), config, clock.clone()).expect("build server");
+    let client = Client::tracked(rocket).expect("valid rocket");
+    TestServer { client, clock, db }
+}
+
+/// A server with the test defaults (15-minute signed tokens, bcrypt cost 4).
+pub fn server() -> TestServer {
+    server_with(|_| {})
+}
+
+pub fn basic(username: &str, password: &str) -> Header<'static> {
+    let raw = format!("{username}:{password}");
+    Header::new("Authorization", format!("Basic {}", STANDARD.encode(raw)))
+}
+
+pub fn bearer(token: &str) -> Header<'static> {
+    Header::new("Authorization", format!("Bearer {token}"))
+}
+
+pub fn json(response: LocalResponse<'_>) -> (Status, Value) {
+    let status = response.status();
+    let body = response.into_string().unwrap_or_default();
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    (status, value)
+}
+
+/// Asserts an error answer: the status and `{"error": message}`.
+pub fn assert_error(response: LocalResponse<'_>, status: Status, message: &str) {
+    assert_eq!(response.content_type(), Some(ContentType::JSON));
+    let (got, body) = json(response);
+    assert_eq!(got, status, "body: {body}");
+    assert_eq!(body["error"], message, "body: {body}");
+}
+
+/// The `WWW-Authenticate` challenge of a response.
+pub fn challenge(response: &LocalResponse<'_>) -> Option<String> {
+    response
+        .headers()
+        .get_one("WWW-Authenticate")
+        .map(str::to_owned)
+}
+
+pub const BEARER: &str = "Bearer realm=\"bearer-auth\"";
+pub const INVALID_TOKEN: &str = "Bearer realm=\"bearer-auth\", error=\"invalid_token\"";
+pub const INVALID_REQUEST: &str = "Bearer realm=\"bearer-auth\", error=\"invalid_request\"";
+pub const BASIC: &str = "Basic realm=\"bearer-auth\", charset=\"UTF-8\"";
+
+/// Asserts the 401 `invalid_token` answer.
+pub fn assert_invalid_token(response: LocalResponse<'_>) {
+    assert_eq!(challenge(&response).as_deref(), Some(INVALID_TOKEN));
+    assert_error(response, Status::Unauthorized, "Invalid Login");
+}
+
+impl TestServer {
+    /// Signs up `username` with [`PASSWORD`] and returns the 201 body.
+    pub fn signup(&self, username: &str) -> Value {
+        let response = self
+            .client
+            .post("/signup")
+            .header(ContentType::JSON)
+            .body(serde_json::json!({"username": username, "password": PASSWORD}).to_string())
+            .dispatch();
+        let (status, body) = json(response);
+        assert_eq!(status, Status::Created, "signup of {username}: {body}");
+        body
+    }
+
+    /// Signs up and returns the token.
+    pub fn token(&self, username: &str) -> String {
+        token_of(&self.signup(username))
+    }
+
+    pub fn signin(&self, username: &str, password: &str) -> LocalResponse<'_> {
+        self.client
+            .post("/signin")
+            .header(basic(username, password))
+            .dispatch()
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> LocalResponse<'_> {
+        self.client
+            .get(path.to_owned())
+            .header(bearer(token))
+            .dispatch()
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> LocalResponse<'_> {
+        self.client
+            .delete(path.to_owned())
+            .header(bearer(token))
+            .dispatch()
+    }
+}
+
+pub fn token_of(body: &Value) -> String {
+    body["token"].as_str().expect("token in body").to_owned()
+}
+
+/// The decoded JSON of one base64url segment of a JWT.
+pub fn segment(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("json")
+}
