@@ -114,6 +114,32 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[rocket::async_test]
+    async fn at_most_one_hash_per_core_at_a_time() {
+        let hasher = PasswordHasher::new(4).expect("hasher");
+        let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..slots * 4).map(|_| {
+            let (running, peak) = (running.clone(), peak.clone());
+            let hasher = hasher.clone();
+            async move {
+                hasher
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            }
+        });
+        let results = futures::future::join_all(jobs).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(peak.load(Ordering::SeqCst), slots);
+    }
 
     #[test]
     fn password_rules() {

@@ -106,7 +106,10 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
                     .ok_or(Refusal::UnknownUser)),
                 Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
                     Some((session, user)) if session.is_live(now, idle) => {
-                        Session::touch(conn, &sid, now, TOUCH_INTERVAL)?;
+                        // No statement at all while `last_seen_at` is fresh.
+                        if now - session.last_seen_at >= TOUCH_INTERVAL {
+                            Session::touch(conn, &sid, now, TOUCH_INTERVAL)?;
+                        }
                         Ok(Ok((user, Some(session))))
                     }
                     _ => Ok(Err(Refusal::SessionEnded)),

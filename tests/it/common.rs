@@ -206,3 +206,71 @@ pub fn segment(token: &str, index: usize) -> Value {
     let part = token.split('.').nth(index).expect("segment");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("json")
 }
+
+/// A server for tests that race requests: Rocket's asynchronous client.
+pub struct AsyncTestServer {
+    pub client: rocket::local::asynchronous::Client,
+    pub clock: Clock,
+    pub db: TestDb,
+}
+
+pub async fn async_server_with(tweak: impl FnOnce(&mut Config)) -> AsyncTestServer {
+    let db = TestDb::new();
+    let mut config = config(&db);
+    tweak(&mut config);
+    let clock = Clock::system();
+    let rocket = bearer_auth::build(figment(), config, clock.clone()).expect("build server");
+    let client = rocket::local::asynchronous::Client::tracked(rocket)
+        .await
+        .expect("valid rocket");
+    AsyncTestServer { client, clock, db }
+}
+
+impl AsyncTestServer {
+    pub async fn token(&self, username: &str) -> String {
+        let response = self
+            .client
+            .post("/signup")
+            .header(ContentType::JSON)
+            .body(serde_json::json!({"username": username, "password": PASSWORD}).to_string())
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Created);
+        let body: Value =
+            serde_json::from_str(&response.into_string().await.unwrap_or_default()).expect("json");
+        token_of(&body)
+    }
+}
+
+/// The shared state of a server, for looking into its database.
+pub fn app_of(client: &Client) -> std::sync::Arc<bearer_auth::App> {
+    client
+        .rocket()
+        .state::<std::sync::Arc<bearer_auth::App>>()
+        .expect("app state")
+        .clone()
+}
+
+/// Counts the rows of a table.
+pub fn count_rows(client: &Client, table: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let app = app_of(client);
+    let mut conn = app.db.pool().get().expect("connection");
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut *conn)
+        .expect("count")
+        .n
+}
+
+/// The X-Access-Token of a response.
+pub fn fresh_token(response: &LocalResponse<'_>) -> Option<String> {
+    response
+        .headers()
+        .get_one("X-Access-Token")
+        .map(str::to_owned)
+}

@@ -5,6 +5,12 @@ mod common;
 
 mod bearer;
 mod config;
+mod encryption;
 mod errors;
+mod expiry;
+mod profiles;
+mod rotation;
+mod sessions;
 mod signin;
 mod signup;
+mod single_use;

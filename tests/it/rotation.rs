@@ -1,0 +1,57 @@
+use rocket::http::Status;
+
+use crate::common::*;
+
+#[test]
+fn every_authenticated_2xx_carries_a_fresh_token() {
+    let s = server_with(|c| c.rotate_tokens = true);
+    let token = s.token("alice");
+    for path in ["/secret", "/secretstuff", "/users", "/me"] {
+        let response = s.get(path, &token);
+        assert_eq!(response.status(), Status::Ok);
+        let fresh = fresh_token(&response).expect("X-Access-Token");
+        assert_ne!(fresh, token);
+        assert_eq!(s.get("/secret", &fresh).status(), Status::Ok);
+    }
+}
+
+#[test]
+fn no_fresh_token_elsewhere() {
+    let s = server_with(|c| c.rotate_tokens = true);
+    let body = s.signup("alice");
+    let token = token_of(&body);
+    // Not on failures, not on unauthenticated routes, not on signin.
+    assert!(fresh_token(&s.get("/secret", "bad.token.here")).is_none());
+    assert!(fresh_token(&s.client.get("/secret").dispatch()).is_none());
+    assert!(fresh_token(&s.client.get("/health").dispatch()).is_none());
+    assert!(fresh_token(&s.signin("alice", PASSWORD)).is_none());
+    assert!(fresh_token(&s.get("/nowhere", &token)).is_none());
+    // Not after the account is gone.
+    let response = s.delete("/me", &token);
+    assert_eq!(response.status(), Status::NoContent);
+    assert!(fresh_token(&response).is_none());
+}
+
+#[test]
+fn rotation_off_means_no_header() {
+    let s = server();
+    let token = s.token("alice");
+    assert!(fresh_token(&s.get("/secret", &token)).is_none());
+}
+
+#[test]
+fn with_single_use_the_chain_is_the_only_way_in() {
+    let s = server_with(|c| {
+        c.rotate_tokens = true;
+        c.single_use_tokens = true;
+    });
+    let mut token = s.token("alice");
+    for _ in 0..20 {
+        let response = s.get("/secret", &token);
+        assert_eq!(response.status(), Status::Ok);
+        let next = fresh_token(&response).expect("X-Access-Token");
+        // The old one is dead now.
+        assert_invalid_token(s.get("/secret", &token));
+        token = next;
+    }
+}
