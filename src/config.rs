@@ -76,6 +76,7 @@ impl DatabaseUrl {
 struct RawConfig {
     database_url: String,
     database_pool_size: Option<u32>,
+    database_timeout: u64,
     jwt_secret: Option<String>,
     token_ttl: u64,
     single_use_tokens: bool,
@@ -94,6 +95,7 @@ impl Default for RawConfig {
         Self {
             database_url: "bearer-auth.db".into(),
             database_pool_size: None,
+            database_timeout: 5,
             jwt_secret: None,
             token_ttl: 900,
             single_use_tokens: false,
@@ -116,6 +118,8 @@ pub struct Config {
     /// Connections in the pool (`database_pool_size`; default: 4 per core, at
     /// most 16; always 1 for `:memory:`).
     pub database_pool_size: u32,
+    /// Seconds a request waits for a database connection before a 503.
+    pub database_timeout: u64,
     pub jwt_secret: Vec<u8>,
     /// Whether `jwt_secret` is the public development value.
     pub dev_secret: bool,
@@ -184,8 +188,14 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    // Always one line: drivers' messages can span several.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "configuration error: `{}` {}", self.key, self.message)
+        let message = self
+            .message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        write!(f, "configuration error: `{}` {}", self.key, message)
     }
 }
 
@@ -258,6 +268,9 @@ impl Config {
                 "must be above 0",
             ));
         }
+        if raw.database_timeout == 0 {
+            return Err(ConfigError::new("database_timeout", "must be above 0"));
+        }
         if raw.session_sweep_interval == 0 {
             return Err(ConfigError::new(
                 "session_sweep_interval",
@@ -271,6 +284,7 @@ impl Config {
             ("session_idle_timeout", raw.session_idle_timeout),
             ("session_absolute_timeout", raw.session_absolute_timeout),
             ("session_sweep_interval", raw.session_sweep_interval),
+            ("database_timeout", raw.database_timeout),
         ] {
             if value > MAX_SECONDS {
                 return Err(ConfigError::new(key, "is longer than 100 years"));
@@ -301,6 +315,7 @@ impl Config {
         Ok(Self {
             database_url,
             database_pool_size,
+            database_timeout: raw.database_timeout,
             jwt_secret,
             dev_secret,
             token_ttl: raw.token_ttl,

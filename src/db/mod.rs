@@ -21,9 +21,6 @@ use crate::error::ApiError;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// How long a request waits for a pooled connection before answering 503.
-pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Settings applied to every SQLite connection.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
@@ -42,6 +39,19 @@ pub enum DbConn {
 #[derive(Debug, Clone)]
 pub struct DbManager {
     url: DatabaseUrl,
+    connect_timeout: u64,
+}
+
+impl DbManager {
+    /// The URL with a connect timeout, so that an unreachable server cannot
+    /// hold a thread longer than a request may wait.
+    fn postgres_url(&self, url: &str) -> String {
+        if url.contains("connect_timeout=") {
+            return url.to_owned();
+        }
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}connect_timeout={}", self.connect_timeout)
+    }
 }
 
 impl ManageConnection for DbManager {
@@ -50,7 +60,7 @@ impl ManageConnection for DbManager {
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+            DatabaseUrl::Postgres(url) => PgConnection::establish(&self.postgres_url(url))
                 .map(DbConn::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
@@ -91,7 +101,7 @@ impl Db {
         let size = config.database_pool_size;
         let mut builder = r2d2::Pool::builder()
             .max_size(size)
-            .connection_timeout(POOL_TIMEOUT)
+            .connection_timeout(Duration::from_secs(config.database_timeout))
             // PostgreSQL connections can die under us (a restart); test them
             // on check-out. A SQLite file cannot go away like that.
             .test_on_check_out(postgres);
@@ -104,7 +114,10 @@ impl Db {
         } else {
             builder = builder.min_idle(Some(1));
         }
-        let manager = DbManager { url };
+        let manager = DbManager {
+            url,
+            connect_timeout: config.database_timeout,
+        };
         // Try once by hand for a clear message instead of r2d2's timeout.
         let mut first = manager.connect().map_err(|e| {
             ConfigError::new("database_url", format!("cannot open the database: {}", e))

@@ -16,6 +16,16 @@ use serde_json::Value;
 /// The environment variable naming a PostgreSQL server for the tests, e.g.
 /// `postgres://postgres@127.0.0.1:5432/test`. Unset: SQLite.
 pub const POSTGRES_ENV: &str = "BEARER_AUTH_TEST_POSTGRES";
+/// Set to `sqlite` to run on SQLite although a PostgreSQL server is named
+/// (tests that need PostgreSQL itself still use it).
+pub const BACKEND_ENV: &str = "BEARER_AUTH_TEST_BACKEND";
+
+/// The PostgreSQL server for the tests, if one is named.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
 
 pub const PASSWORD: &str = "correct horse";
 
@@ -27,28 +37,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database on the backend under test.
     pub fn new() -> Self {
-        match std::env::var(POSTGRES_ENV) {
-            Ok(admin) if !admin.is_empty() => {
-                let name = format!(
-                    "bearer_auth_test_{}",
-                    bearer_auth::tokens::random_id()
-                        .to_ascii_lowercase()
-                        .replace(['-', '_'], "")
-                );
-                let mut conn = PgConnection::establish(&admin).expect("reach test PostgreSQL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
-                let base = admin.split('?').next().unwrap_or(&admin);
-                let (server, _) = base.rsplit_once('/').expect("database URL with a path");
-                let url = format!("{server}/{name}");
-                Self {
-                    url,
-                    dir: None,
-                    postgres: Some((admin, name)),
-                }
-            }
+        let sqlite = std::env::var(BACKEND_ENV).is_ok_and(|b| b == "sqlite");
+        match postgres_admin_url() {
+            Some(admin) if !sqlite => Self::on_postgres(admin),
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = dir.path().join("test.db").to_string_lossy().into_owned();
@@ -61,8 +54,44 @@ impl TestDb {
         }
     }
 
+    /// A fresh PostgreSQL database, or `None` when no server is named.
+    pub fn postgres() -> Option<Self> {
+        postgres_admin_url().map(Self::on_postgres)
+    }
+
+    fn on_postgres(admin: String) -> Self {
+        let name = format!(
+            "bearer_auth_test_{}",
+            bearer_auth::tokens::random_id()
+                .to_ascii_lowercase()
+                .replace(['-', '_'], "")
+        );
+        let mut conn = PgConnection::establish(&admin).expect("reach test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let base = admin.split('?').next().unwrap_or(&admin);
+        let (server, _) = base.rsplit_once('/').expect("database URL with a path");
+        Self {
+            url: format!("{server}/{name}"),
+            dir: None,
+            postgres: Some((admin, name)),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
+    }
+
+    /// The URL of this PostgreSQL database through another host and port.
+    pub fn url_via(&self, host_port: &str) -> String {
+        let (_, name) = self.postgres.as_ref().expect("a PostgreSQL database");
+        let (scheme, rest) = self.url.split_once("://").expect("URL");
+        let (authority, _) = rest.split_once('/').expect("path");
+        let user = authority
+            .rsplit_once('@')
+            .map(|(user, _)| format!("{user}@"));
+        format!("{scheme}://{}{host_port}/{name}", user.unwrap_or_default())
     }
 }
 

@@ -1,0 +1,148 @@
+//! Two server instances on one database, as behind a load balancer. On
+//! PostgreSQL in the PostgreSQL pass; the same checks hold on one SQLite file.
+
+use futures::future::join_all;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::Value;
+
+use crate::common::*;
+
+struct Pair {
+    a: Client,
+    b: Client,
+    _db: TestDb,
+}
+
+async fn two_instances(tweak: impl Fn(&mut bearer_auth::Config)) -> Pair {
+    let db = TestDb::new();
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let mut config = config(&db);
+        tweak(&mut config);
+        let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+        clients.push(Client::untracked(rocket).await.expect("client"));
+    }
+    let b = clients.pop().expect("b");
+    let a = clients.pop().expect("a");
+    Pair { a, b, _db: db }
+}
+
+async fn body(response: LocalResponse<'_>) -> Value {
+    serde_json::from_str(&response.into_string().await.unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+async fn signup<'c>(client: &'c Client, username: &str) -> LocalResponse<'c> {
+    client
+        .post("/signup")
+        .header(ContentType::JSON)
+        .body(serde_json::json!({"username": username, "password": PASSWORD}).to_string())
+        .dispatch()
+        .await
+}
+
+async fn get<'c>(client: &'c Client, path: &'static str, token: &str) -> LocalResponse<'c> {
+    client
+        .get(path)
+        .header(Header::new("Authorization", format!("Bearer {token}")))
+        .dispatch()
+        .await
+}
+
+#[rocket::async_test]
+async fn a_token_from_one_instance_works_on_the_other() {
+    let p = two_instances(|_| {}).await;
+    let token = token_of(&body(signup(&p.a, "alice").await).await);
+    assert_eq!(get(&p.b, "/secret", &token).await.status(), Status::Ok);
+    let signin =
+        p.b.post("/signin")
+            .header(basic("alice", PASSWORD))
+            .dispatch()
+            .await;
+    let token = token_of(&body(signin).await);
+    assert_eq!(get(&p.a, "/users", &token).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn ending_a_session_on_one_ends_it_on_the_other() {
+    let p = two_instances(|c| c.sessions = true).await;
+    let token = token_of(&body(signup(&p.a, "alice").await).await);
+    assert_eq!(get(&p.b, "/secret", &token).await.status(), Status::Ok);
+    let response =
+        p.a.delete("/sessions/current")
+            .header(bearer(&token))
+            .dispatch()
+            .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let response = get(&p.b, "/secret", &token).await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    assert_eq!(
+        response.headers().get_one("WWW-Authenticate"),
+        Some(INVALID_TOKEN)
+    );
+}
+
+#[rocket::async_test]
+async fn a_single_use_token_raced_across_both_succeeds_once() {
+    let p = two_instances(|c| c.single_use_tokens = true).await;
+    for round in 0..3 {
+        let name = format!("user{round}");
+        let token = token_of(&body(signup(&p.a, &name).await).await);
+        let requests = (0..16).map(|i| {
+            let client = if i % 2 == 0 { &p.a } else { &p.b };
+            get(client, "/secret", &token)
+        });
+        let statuses: Vec<Status> = join_all(requests)
+            .await
+            .iter()
+            .map(|r| r.status())
+            .collect();
+        let ok = statuses.iter().filter(|s| **s == Status::Ok).count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == Status::Unauthorized)
+            .count();
+        assert_eq!((ok, refused), (1, 15), "round {round}: {statuses:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn one_username_signed_up_on_both_at_once_gives_one_201() {
+    let p = two_instances(|_| {}).await;
+    let requests = (0..16).map(|i| signup(if i % 2 == 0 { &p.a } else { &p.b }, "alice"));
+    let statuses: Vec<Status> = join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let created = statuses.iter().filter(|s| **s == Status::Created).count();
+    let conflict = statuses.iter().filter(|s| **s == Status::Conflict).count();
+    assert_eq!((created, conflict), (1, 15), "{statuses:?}");
+}
+
+#[rocket::async_test]
+async fn two_sweepers_do_no_harm() {
+    let p = two_instances(|c| {
+        c.sessions = true;
+        c.single_use_tokens = true;
+        c.rotate_tokens = true;
+        c.session_sweep_interval = 1;
+    })
+    .await;
+    // A chain of rotated single-use tokens, alternating instances, while both
+    // sweepers run every second.
+    let mut token = token_of(&body(signup(&p.a, "alice").await).await);
+    for i in 0..30 {
+        let client = if i % 2 == 0 { &p.a } else { &p.b };
+        let response = get(client, "/secret", &token).await;
+        assert_eq!(response.status(), Status::Ok, "step {i}");
+        token = response
+            .headers()
+            .get_one("X-Access-Token")
+            .expect("rotated")
+            .to_owned();
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sessions = body(get(&p.b, "/sessions", &token).await).await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1));
+}
