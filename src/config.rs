@@ -6,6 +6,7 @@
 //! the offending key in one line.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine;
 use rocket::figment::{
@@ -88,6 +89,10 @@ struct RawConfig {
     encrypt_tokens: bool,
     token_encryption_key: Option<String>,
     bcrypt_cost: u32,
+    metrics: bool,
+    metrics_allowed_ips: Vec<IpAddr>,
+    signin_throttle: bool,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for RawConfig {
@@ -107,6 +112,13 @@ impl Default for RawConfig {
             encrypt_tokens: false,
             token_encryption_key: None,
             bcrypt_cost: 12,
+            metrics: true,
+            metrics_allowed_ips: vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+            signin_throttle: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -135,6 +147,14 @@ pub struct Config {
     /// The AES-256-GCM key when `encrypt_tokens` is on.
     pub token_encryption_key: Option<[u8; 32]>,
     pub bcrypt_cost: u32,
+    /// Whether `GET /metrics` exists.
+    pub metrics: bool,
+    /// Client addresses that may read `/metrics`; others get 404.
+    pub metrics_allowed_ips: Vec<IpAddr>,
+    /// Whether failed signins are throttled (see `throttle.rs`).
+    pub signin_throttle: bool,
+    /// Peers whose `X-Forwarded-For` is believed; empty: nobody's.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl fmt::Debug for Config {
@@ -327,6 +347,10 @@ impl Config {
             session_sweep_interval: raw.session_sweep_interval,
             token_encryption_key,
             bcrypt_cost: raw.bcrypt_cost,
+            metrics: raw.metrics,
+            metrics_allowed_ips: raw.metrics_allowed_ips,
+            signin_throttle: raw.signin_throttle,
+            trusted_proxies: raw.trusted_proxies,
         })
     }
 

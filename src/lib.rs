@@ -4,14 +4,17 @@
 //! [`rocket`] builds the server from `Rocket.toml` and the environment;
 //! [`build`] builds it from any [`Config`], which is what the tests use.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod fairings;
 pub mod guards;
+pub mod metrics;
 pub mod password;
 pub mod routes;
+pub mod throttle;
 pub mod tokens;
 
 use std::path::PathBuf;
@@ -21,11 +24,13 @@ use rocket::figment::Figment;
 use rocket::fs::FileServer;
 use rocket::{Build, Request, Rocket};
 
+pub use audit::Audit;
 pub use clock::Clock;
 pub use config::{Config, ConfigError};
 use db::models::{ClientInfo, Session, SingleUseToken, User, UserView};
 use db::{Db, DbConn};
 use error::ApiError;
+use metrics::Metrics;
 use password::PasswordHasher;
 use routes::AuthResponse;
 use tokens::{Issued, Subject, TokenService};
@@ -37,12 +42,15 @@ pub struct App {
     pub hasher: PasswordHasher,
     pub tokens: TokenService,
     pub clock: Clock,
+    pub metrics: Metrics,
+    pub audit: Audit,
 }
 
 impl App {
-    pub fn new(config: Config, clock: Clock) -> Result<Self, ConfigError> {
+    pub fn new(config: Config, clock: Clock, audit: Audit) -> Result<Self, ConfigError> {
+        let metrics = Metrics::new().map_err(|e| ConfigError::new("metrics", e.to_string()))?;
         let db = Db::connect(&config)?;
-        let hasher = PasswordHasher::new(config.bcrypt_cost)
+        let hasher = PasswordHasher::new(config.bcrypt_cost, metrics.hash_wait.clone())
             .map_err(|e| ConfigError::new("bcrypt_cost", e.to_string()))?;
         let tokens = TokenService::new(&config);
         Ok(Self {
@@ -51,7 +59,21 @@ impl App {
             hasher,
             tokens,
             clock,
+            metrics,
+            audit,
         })
+    }
+
+    /// Writes one audit line (see [`Audit::event`]).
+    pub fn audit(
+        &self,
+        event: &str,
+        user_id: Option<i64>,
+        client: Option<std::net::IpAddr>,
+        fields: serde_json::Value,
+    ) {
+        self.audit
+            .event(&self.clock, event, user_id, client, fields);
     }
 
     /// The shared state, from a request.
@@ -71,6 +93,7 @@ impl App {
         now: i64,
     ) -> Result<Issued, ApiError> {
         let issued = self.tokens.issue(subject, now)?;
+        self.metrics.tokens_issued.inc();
         if self.config.single_use_tokens {
             let session = match subject {
                 Subject::Session(id) => Some(id.as_str()),
@@ -127,12 +150,23 @@ pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
 /// Builds the server with a given configuration and clock. `figment` carries
 /// Rocket's own settings (address, port, log level).
 pub fn build(figment: Figment, config: Config, clock: Clock) -> Result<Rocket<Build>, ConfigError> {
+    build_with_audit(figment, config, clock, Audit::stdout())
+}
+
+/// [`build`] with the audit log sent to `audit`.
+pub fn build_with_audit(
+    figment: Figment,
+    config: Config,
+    clock: Clock,
+    audit: Audit,
+) -> Result<Rocket<Build>, ConfigError> {
     // Never believe a client-supplied address header.
     let figment = figment.merge(("ip_header", false));
     let sessions = config.sessions;
     let rotate = config.rotate_tokens;
     let dev_secret = config.dev_secret;
-    let app = Arc::new(App::new(config, clock)?);
+    let metrics = config.metrics;
+    let app = Arc::new(App::new(config, clock, audit)?);
 
     let mut rocket = rocket::custom(figment)
         .manage(app)
@@ -140,9 +174,13 @@ pub fn build(figment: Figment, config: Config, clock: Clock) -> Result<Rocket<Bu
         .mount("/", FileServer::from(static_dir()))
         .register("/", error::catchers())
         .attach(fairings::SecurityHeaders)
+        .attach(fairings::RequestMetrics)
         .attach(fairings::Sweeper);
     if sessions {
         rocket = rocket.mount("/", routes::sessions::routes());
+    }
+    if metrics {
+        rocket = rocket.mount("/", routes::metrics::routes());
     }
     if rotate {
         rocket = rocket.attach(fairings::TokenRotation);

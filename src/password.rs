@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use prometheus::Histogram;
 use rocket::tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -45,10 +46,12 @@ pub struct PasswordHasher {
     /// A hash of a random password at the configured cost: unknown users are
     /// verified against it so that they cost the same time as known ones.
     dummy_hash: Arc<str>,
+    /// Seconds spent waiting for a slot.
+    wait: Histogram,
 }
 
 impl PasswordHasher {
-    pub fn new(cost: u32) -> Result<Self, bcrypt::BcryptError> {
+    pub fn new(cost: u32, wait: Histogram) -> Result<Self, bcrypt::BcryptError> {
         let dummy = crate::tokens::random_id();
         let dummy_hash = bcrypt::hash(dummy, cost)?;
         let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -56,6 +59,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(slots)),
             dummy_hash: dummy_hash.into(),
+            wait,
         })
     }
 
@@ -96,12 +100,14 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        let waiting = self.wait.start_timer();
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| ApiError::internal("hashing semaphore", e))?;
+        waiting.observe_duration();
         rocket::tokio::task::spawn_blocking(move || {
             let _permit = permit;
             f()
@@ -118,7 +124,8 @@ mod tests {
 
     #[rocket::async_test]
     async fn at_most_one_hash_per_core_at_a_time() {
-        let hasher = PasswordHasher::new(4).expect("hasher");
+        let wait = crate::metrics::Metrics::new().expect("metrics").hash_wait;
+        let hasher = PasswordHasher::new(4, wait).expect("hasher");
         let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));

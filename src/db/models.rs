@@ -121,6 +121,7 @@ pub struct Session {
 pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub address: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Session {
@@ -236,6 +237,15 @@ impl Session {
             diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
         })
         .map_err(ApiError::from)
+    }
+
+    /// How many sessions are alive at `now`, across all users.
+    pub fn count_live(conn: &mut DbConn, now: i64, idle_timeout: i64) -> Result<i64, ApiError> {
+        Ok(sessions::table
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::last_seen_at.gt(now - idle_timeout))
+            .count()
+            .get_result(conn)?)
     }
 
     /// Deletes every dead session; returns how many.

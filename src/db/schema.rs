@@ -34,3 +34,24 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(single_use_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, single_use_tokens);
+
+diesel::table! {
+    signin_failures (id) {
+        id -> BigInt,
+        username -> Text,
+        client_addr -> Text,
+        failed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    known_addresses (user_id, client_addr) {
+        user_id -> BigInt,
+        client_addr -> Text,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::joinable!(known_addresses -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(known_addresses, users);

@@ -21,6 +21,7 @@ pub async fn sweep_once(app: &Arc<App>) -> Result<(usize, usize), crate::error::
         .run(move |conn| {
             let sessions = Session::sweep(conn, now, idle)?;
             let tokens = SingleUseToken::sweep(conn, now - LEEWAY)?;
+            crate::throttle::sweep(conn, now)?;
             Ok((sessions, tokens))
         })
         .await
@@ -51,8 +52,11 @@ impl Fairing for Sweeper {
                     _ = ticks.tick() => {
                         match sweep_once(&app).await {
                             Ok((0, 0)) => {}
-                            Ok((sessions, tokens)) => log::info!(
-                                "sweeper removed {sessions} dead sessions and {tokens} expired tokens"
+                            Ok((sessions, tokens)) => app.audit(
+                                "sessions_expired",
+                                None,
+                                None,
+                                serde_json::json!({ "sessions": sessions, "tokens": tokens }),
                             ),
                             Err(error) => log::warn!("sweep failed: {error}"),
                         }

@@ -7,6 +7,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::db::models::User;
 use crate::error::{ApiError, Challenge, GuardFailure};
+use crate::throttle::{self, Verdict};
 use crate::App;
 
 /// Longest `Authorization` header read for Basic.
@@ -53,26 +54,85 @@ struct BasicOutcome(Result<BasicCredentials, ApiError>);
 
 async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiError> {
     let app = App::from_request_state(request)?;
-    let invalid = ApiError::Unauthenticated(Challenge::Basic);
+    let client = super::client::client_ip(request);
+    let fail = |reason: &str, username: Option<&str>| {
+        app.metrics.signins.with_label_values(&["failure"]).inc();
+        app.audit(
+            "signin_failed",
+            None,
+            client,
+            serde_json::json!({ "reason": reason, "username": username }),
+        );
+        ApiError::Unauthenticated(Challenge::Basic)
+    };
     let mut headers = request.headers().get("Authorization");
-    let (Some(header), None) = (headers.next(), headers.next()) else {
-        return Err(invalid);
+    let header = match (headers.next(), headers.next()) {
+        (Some(header), None) => header,
+        (None, _) => return Err(fail("missing_header", None)),
+        (Some(_), Some(_)) => return Err(fail("malformed_header", None)),
     };
     let Some((username, password)) = parse_basic(header) else {
-        return Err(invalid);
+        return Err(fail("malformed_header", None));
     };
-    let user = {
-        let username = username.clone();
+    let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let throttled = app.config.signin_throttle;
+    let now = app.clock.now();
+    let (verdict, user) = {
+        let (username, address) = (username.clone(), address.clone());
         app.db
-            .run(move |conn| User::find_by_username(conn, &username))
+            .run(move |conn| {
+                let verdict = if throttled {
+                    throttle::check(conn, &username, &address, now)?
+                } else {
+                    Verdict::Allow
+                };
+                let user = match verdict {
+                    Verdict::Allow => User::find_by_username(conn, &username)?,
+                    Verdict::Wait(_) => None,
+                };
+                Ok((verdict, user))
+            })
             .await?
     };
+    if let Verdict::Wait(retry_after) = verdict {
+        app.metrics.signins.with_label_values(&["throttled"]).inc();
+        app.audit(
+            "signin_throttled",
+            None,
+            client,
+            serde_json::json!({ "username": username, "retry_after": retry_after }),
+        );
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Unknown users are verified against a dummy hash: same time, same answer.
     let matched = app.hasher.verify(password, hash).await?;
+    if throttled {
+        let (user_id, name, address) = (user.as_ref().map(|u| u.id), username.clone(), address);
+        app.db
+            .run(move |conn| match user_id {
+                Some(id) if matched => throttle::record_success(conn, id, &name, &address, now),
+                _ => throttle::record_failure(conn, &name, &address, now),
+            })
+            .await?;
+    }
     match user {
-        Some(user) if matched => Ok(BasicCredentials { user }),
-        _ => Err(invalid),
+        Some(user) if matched => {
+            app.metrics.signins.with_label_values(&["success"]).inc();
+            app.audit(
+                "signin_succeeded",
+                Some(user.id),
+                client,
+                serde_json::json!({}),
+            );
+            Ok(BasicCredentials { user })
+        }
+        Some(user) => {
+            let error = fail("wrong_password", Some(&username));
+            log::debug!("failed signin for user {}", user.id);
+            Err(error)
+        }
+        None => Err(fail("unknown_user", Some(&username))),
     }
 }
 

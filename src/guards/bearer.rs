@@ -77,14 +77,28 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let app = App::from_request_state(request)?;
     let mut headers = request.headers().get("Authorization");
     let header = match (headers.next(), headers.next()) {
-        (None, _) => return Err(ApiError::Unauthenticated(Challenge::Bearer)),
+        (None, _) => return Err(reject(request, app, "missing", Challenge::Bearer)),
         (Some(header), None) => header,
-        (Some(_), Some(_)) => return Err(ApiError::Unauthenticated(Challenge::InvalidRequest)),
+        (Some(_), Some(_)) => {
+            return Err(reject(
+                request,
+                app,
+                "invalid_request",
+                Challenge::InvalidRequest,
+            ))
+        }
     };
     if header.len() > MAX_TOKEN_BYTES + 64 {
         return Err(refuse(request, Refusal::TooLong));
     }
-    let token = parse_bearer(header).ok_or(ApiError::Unauthenticated(Challenge::InvalidRequest))?;
+    let Some(token) = parse_bearer(header) else {
+        return Err(reject(
+            request,
+            app,
+            "invalid_request",
+            Challenge::InvalidRequest,
+        ));
+    };
     let now = app.clock.now();
     let (claims, subject) = app
         .tokens
@@ -126,9 +140,28 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     })
 }
 
+/// Refuses a bad token, with the reason kept server-side.
 fn refuse(request: &Request<'_>, refusal: Refusal) -> ApiError {
     request.local_cache(|| TokenRefusal(Some(refusal)));
-    ApiError::Unauthenticated(Challenge::InvalidToken)
+    match App::from_request_state(request) {
+        Ok(app) => reject(request, app, refusal.as_str(), Challenge::InvalidToken),
+        Err(error) => error,
+    }
+}
+
+/// Counts and logs a refused bearer request.
+fn reject(request: &Request<'_>, app: &App, reason: &str, challenge: Challenge) -> ApiError {
+    app.metrics
+        .tokens_refused
+        .with_label_values(&[reason])
+        .inc();
+    app.audit(
+        "token_refused",
+        None,
+        super::client::client_ip(request),
+        serde_json::json!({ "reason": reason }),
+    );
+    ApiError::Unauthenticated(challenge)
 }
 
 #[rocket::async_trait]

@@ -1,6 +1,10 @@
 //! What the client says about itself: user agent and address.
 
+use std::net::IpAddr;
+
 use rocket::request::{FromRequest, Outcome, Request};
+
+use crate::App;
 
 pub use crate::db::models::ClientInfo;
 
@@ -15,11 +19,42 @@ impl ClientInfo {
                 .take(MAX_USER_AGENT)
                 .collect()
         });
+        let ip = client_ip(request);
         Self {
             user_agent,
-            address: request.client_ip().map(|ip| ip.to_string()),
+            address: ip.map(|ip| ip.to_string()),
+            ip,
         }
     }
+}
+
+/// The client's address: the TCP peer, unless the peer is one of
+/// `trusted_proxies`; then the rightmost `X-Forwarded-For` entry that is not
+/// a trusted proxy itself.
+pub fn client_ip(request: &Request<'_>) -> Option<IpAddr> {
+    let peer = request.remote().map(|addr| addr.ip());
+    let trusted = match App::from_request_state(request) {
+        Ok(app) => &app.config.trusted_proxies,
+        Err(_) => return peer,
+    };
+    let Some(peer) = peer.filter(|ip| trusted.contains(ip)) else {
+        return peer;
+    };
+    let hops: Vec<&str> = request
+        .headers()
+        .get("X-Forwarded-For")
+        .flat_map(|value| value.split(','))
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // A hop that is not an address cannot be believed, nor anything
+            // to its left.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
 }
 
 #[rocket::async_trait]

@@ -26,17 +26,18 @@ async fn signup(
     validate_new_password(&password)?;
     let hash = app.hasher.hash(password).await?;
     let now = app.clock.now();
-    let app = Arc::clone(app);
+    let ip = client.ip;
+    let worker = Arc::clone(app);
     let response = app
-        .clone()
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
                 let user = User::create(conn, &username, &hash, now)?;
-                app.open_and_issue(conn, &user, &client, now)
+                worker.open_and_issue(conn, &user, &client, now)
             })
         })
         .await?;
+    app.audit("signup", Some(response.user.id), ip, serde_json::json!({}));
     Ok((Status::Created, Json(response)))
 }
 
@@ -47,12 +48,11 @@ async fn signin(
     credentials: BasicCredentials,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let now = app.clock.now();
-    let app = Arc::clone(app);
+    let worker = Arc::clone(app);
     let response = app
-        .clone()
         .db
         .run(move |conn| {
-            conn.transaction(|conn| app.open_and_issue(conn, &credentials.user, &client, now))
+            conn.transaction(|conn| worker.open_and_issue(conn, &credentials.user, &client, now))
         })
         .await?;
     Ok(Json(response))

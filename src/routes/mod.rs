@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod health;
+pub mod metrics;
 pub mod protected;
 pub mod sessions;
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::models::{User, UserView};
 use crate::error::ApiError;
-use crate::guards::BearerUser;
+use crate::guards::{BearerUser, ClientInfo};
 use crate::App;
 
 #[derive(Serialize)]
@@ -42,10 +42,20 @@ fn me(auth: BearerUser) -> Json<UserView> {
 }
 
 #[rocket::delete("/me")]
-async fn delete_me(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
+async fn delete_me(
+    app: &State<Arc<App>>,
+    auth: BearerUser,
+    client: ClientInfo,
+) -> Result<Status, ApiError> {
     let id = auth.user.id;
     app.db.run(move |conn| User::delete(conn, id)).await?;
     auth.mark_ended();
+    app.audit(
+        "account_deleted",
+        Some(id),
+        client.ip,
+        serde_json::json!({}),
+    );
     Ok(Status::NoContent)
 }
 

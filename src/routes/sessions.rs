@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::db::models::Session;
 use crate::error::ApiError;
-use crate::guards::BearerUser;
+use crate::guards::{BearerUser, ClientInfo};
 use crate::App;
 
 #[derive(Serialize)]
@@ -51,18 +51,33 @@ async fn list(app: &State<Arc<App>>, auth: BearerUser) -> Result<Json<Vec<Sessio
 }
 
 #[rocket::delete("/sessions/current")]
-async fn end_current(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
+async fn end_current(
+    app: &State<Arc<App>>,
+    auth: BearerUser,
+    client: ClientInfo,
+) -> Result<Status, ApiError> {
     let session = auth.session.clone().ok_or(ApiError::NotFound)?;
     let user_id = auth.user.id;
     app.db
         .run(move |conn| Session::end(conn, &session.id, user_id))
         .await?;
     auth.mark_ended();
+    app.audit(
+        "session_ended",
+        Some(user_id),
+        client.ip,
+        serde_json::json!({ "scope": "current" }),
+    );
     Ok(Status::NoContent)
 }
 
 #[rocket::delete("/sessions/<id>")]
-async fn end_one(app: &State<Arc<App>>, auth: BearerUser, id: String) -> Result<Status, ApiError> {
+async fn end_one(
+    app: &State<Arc<App>>,
+    auth: BearerUser,
+    client: ClientInfo,
+    id: String,
+) -> Result<Status, ApiError> {
     let user_id = auth.user.id;
     let target = id.clone();
     let ended = app
@@ -72,6 +87,12 @@ async fn end_one(app: &State<Arc<App>>, auth: BearerUser, id: String) -> Result<
     if !ended {
         return Err(ApiError::NotFound);
     }
+    app.audit(
+        "session_ended",
+        Some(user_id),
+        client.ip,
+        serde_json::json!({ "scope": "one" }),
+    );
     if auth.session.as_ref().is_some_and(|s| s.id == id) {
         auth.mark_ended();
     }
@@ -79,12 +100,23 @@ async fn end_one(app: &State<Arc<App>>, auth: BearerUser, id: String) -> Result<
 }
 
 #[rocket::delete("/sessions")]
-async fn end_all(app: &State<Arc<App>>, auth: BearerUser) -> Result<Status, ApiError> {
+async fn end_all(
+    app: &State<Arc<App>>,
+    auth: BearerUser,
+    client: ClientInfo,
+) -> Result<Status, ApiError> {
     let user_id = auth.user.id;
-    app.db
+    let ended = app
+        .db
         .run(move |conn| Session::end_all(conn, user_id))
         .await?;
     auth.mark_ended();
+    app.audit(
+        "session_ended",
+        Some(user_id),
+        client.ip,
+        serde_json::json!({ "scope": "all", "count": ended }),
+    );
     Ok(Status::NoContent)
 }
 

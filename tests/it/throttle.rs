@@ -1,0 +1,173 @@
+//! Brute-force throttling of `POST /signin`.
+
+use std::net::SocketAddr;
+
+use rocket::http::{Header, Status};
+use rocket::local::blocking::LocalResponse;
+
+use crate::common::*;
+
+fn from<'c>(s: &'c TestServer, ip: &str, username: &str, password: &str) -> LocalResponse<'c> {
+    s.client
+        .post("/signin")
+        .header(basic(username, password))
+        .remote(SocketAddr::new(ip.parse().expect("ip"), 50000))
+        .dispatch()
+}
+
+fn retry_after(response: &LocalResponse<'_>) -> Option<u64> {
+    response
+        .headers()
+        .get_one("Retry-After")
+        .and_then(|v| v.parse().ok())
+}
+
+const A: &str = "203.0.113.1";
+const B: &str = "203.0.113.2";
+
+#[test]
+fn delays_grow_with_failures_and_decay_with_time() {
+    let s = server();
+    s.signup("alice");
+    for _ in 0..5 {
+        assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);
+    }
+    let response = from(&s, A, "alice", "wrong");
+    assert_eq!(response.status(), Status::TooManyRequests);
+    assert_eq!(retry_after(&response), Some(1));
+    assert!(json(response).1["error"].is_string());
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let response = from(&s, A, "alice", "wrong");
+        let wait = retry_after(&response).expect("Retry-After");
+        waits.push(wait);
+        s.clock.advance(wait as i64);
+        assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);
+    }
+    assert_eq!(waits, [1, 2, 4, 8]);
+    // Even the right password waits its turn from this address...
+    assert_eq!(
+        from(&s, A, "alice", PASSWORD).status(),
+        Status::TooManyRequests
+    );
+    // ...and an hour later the failures are forgotten.
+    s.clock.advance(3601);
+    assert_eq!(from(&s, A, "alice", PASSWORD).status(), Status::Ok);
+}
+
+#[test]
+fn nobody_can_lock_a_user_out_from_elsewhere() {
+    let s = server();
+    s.signup("alice");
+    for _ in 0..12 {
+        from(&s, A, "alice", "wrong");
+    }
+    assert_eq!(
+        from(&s, A, "alice", "wrong").status(),
+        Status::TooManyRequests
+    );
+    assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
+}
+
+#[test]
+fn success_clears_the_failures_of_that_address() {
+    let s = server();
+    s.signup("alice");
+    for _ in 0..4 {
+        from(&s, A, "alice", "wrong");
+    }
+    assert_eq!(from(&s, A, "alice", PASSWORD).status(), Status::Ok);
+    for _ in 0..5 {
+        assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);
+    }
+}
+
+#[test]
+fn one_address_is_limited_across_usernames() {
+    let s = server();
+    s.signup("alice");
+    for i in 0..50 {
+        let status = from(&s, A, &format!("user{i}"), "wrong").status();
+        assert_eq!(status, Status::Unauthorized, "attempt {i}");
+    }
+    assert_eq!(
+        from(&s, A, "someone", "wrong").status(),
+        Status::TooManyRequests
+    );
+    assert_eq!(
+        from(&s, A, "alice", PASSWORD).status(),
+        Status::TooManyRequests
+    );
+    assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
+}
+
+#[test]
+fn at_most_100_failures_an_hour_reach_bcrypt_per_account() {
+    let s = server();
+    s.signup("alice");
+    // Alice has signed in from B before.
+    assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
+    for i in 0..100 {
+        let ip = format!("198.51.100.{}", i + 1);
+        assert_eq!(
+            from(&s, &ip, "alice", "wrong").status(),
+            Status::Unauthorized
+        );
+    }
+    let response = from(&s, "198.51.100.200", "alice", "wrong");
+    assert_eq!(response.status(), Status::TooManyRequests);
+    assert!(retry_after(&response).is_some_and(|w| w > 0 && w <= 3600));
+    // A known address still gets in with the right password.
+    assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
+    // Unknown users are throttled the same way (nothing to enumerate).
+    for i in 0..100 {
+        let ip = format!("198.51.100.{}", i + 1);
+        from(&s, &ip, "ghost", "wrong");
+    }
+    assert_eq!(
+        from(&s, "198.51.100.200", "ghost", "wrong").status(),
+        Status::TooManyRequests
+    );
+}
+
+#[test]
+fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
+    let attempt = |s: &TestServer, forwarded: &str| {
+        s.client
+            .post("/signin")
+            .header(basic("alice", "wrong"))
+            .header(Header::new("X-Forwarded-For", forwarded.to_owned()))
+            .remote(SocketAddr::new("127.0.0.1".parse().expect("ip"), 50000))
+            .dispatch()
+            .status()
+    };
+    // Untrusted: every attempt is the peer's, whatever the header says.
+    let s = server();
+    s.signup("alice");
+    for i in 0..5 {
+        attempt(&s, &format!("192.0.2.{i}"));
+    }
+    assert_eq!(attempt(&s, "192.0.2.99"), Status::TooManyRequests);
+
+    // Trusted proxy: the header tells the clients apart.
+    let s = server_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]);
+    s.signup("alice");
+    for i in 0..5 {
+        attempt(&s, &format!("192.0.2.{i}"));
+    }
+    assert_eq!(attempt(&s, "192.0.2.99"), Status::Unauthorized);
+    // The rightmost untrusted hop counts, not what the client prepends.
+    for _ in 0..5 {
+        attempt(&s, "198.51.100.9, 192.0.2.50");
+    }
+    assert_eq!(attempt(&s, "192.0.2.50"), Status::TooManyRequests);
+}
+
+#[test]
+fn throttling_can_be_switched_off() {
+    let s = server_with(|c| c.signin_throttle = false);
+    s.signup("alice");
+    for _ in 0..20 {
+        assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);
+    }
+}
