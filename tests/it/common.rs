@@ -303,3 +303,37 @@ pub fn fresh_token(response: &LocalResponse<'_>) -> Option<String> {
         .get_one("X-Access-Token")
         .map(str::to_owned)
 }
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Sends one raw HTTP/1.1 request to 127.0.0.1:`port`, returns the answer
+/// (empty when the connection fails).
+pub fn raw_http(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// A raw `POST /signup` request.
+pub fn signup_request(username: &str) -> String {
+    let body = serde_json::json!({"username": username, "password": PASSWORD}).to_string();
+    format!(
+        "POST /signup HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}

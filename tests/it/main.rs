@@ -3,14 +3,17 @@
 
 mod common;
 
+mod attacks;
 mod bearer;
 mod config;
+mod durability;
 mod encryption;
 mod errors;
 mod expiry;
 mod faults;
 mod observability;
 mod profiles;
+mod properties;
 mod rotation;
 mod scaling;
 mod sessions;

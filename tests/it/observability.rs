@@ -1,6 +1,5 @@
 //! Metrics, the audit log and graceful shutdown.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -163,24 +162,6 @@ fn every_auth_event_is_audited_once() {
     let user_id = events(&lines)[0]["user_id"].as_i64();
     assert!(user_id.is_some());
     assert_eq!(events(&lines)[4]["user_id"].as_i64(), user_id);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn raw_http(port: u16, request: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
 }
 
 /// SIGTERM while a slow signup (bcrypt at cost 13) is in flight: the signup

@@ -1,0 +1,137 @@
+//! The real server process: SIGKILL during a stream of signups loses no
+//! user that got a 201, and racing threads get one 201 for one name.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::common::*;
+
+fn start(db: &TestDb, dir: &std::path::Path, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+        .current_dir(dir)
+        .env("ROCKET_CONFIG", dir.join("none.toml"))
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_DATABASE_URL", &db.url)
+        .env("ROCKET_BCRYPT_COST", "4")
+        .env("ROCKET_LOG_LEVEL", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    for _ in 0..300 {
+        let health = raw_http(
+            port,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        if health.starts_with("HTTP/1.1 200") {
+            return child;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+fn body_of(answer: &str) -> serde_json::Value {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_default()
+}
+
+#[test]
+fn sigkill_during_signups_loses_no_acknowledged_user() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = start(&db, dir.path(), port);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let created: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, created) = (stop.clone(), created.clone());
+            thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let name = format!("user-{t}-{i}");
+                    let answer = raw_http(port, &signup_request(&name));
+                    if answer.starts_with("HTTP/1.1 201") {
+                        created.lock().expect("lock").push(name);
+                    } else if answer.is_empty() {
+                        break; // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(1500));
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reap");
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let created = created.lock().expect("lock").clone();
+    assert!(
+        created.len() > 20,
+        "only {} signups before the kill",
+        created.len()
+    );
+
+    let port = free_port();
+    let mut server = start(&db, dir.path(), port);
+    let probe = raw_http(port, &signup_request("probe-after-restart"));
+    let token = body_of(&probe)["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let users = raw_http(
+        port,
+        &format!(
+            "GET /users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let names: Vec<String> = serde_json::from_value(body_of(&users)).unwrap_or_default();
+    let missing: Vec<&String> = created.iter().filter(|n| !names.contains(n)).collect();
+    assert!(missing.is_empty(), "lost after SIGKILL: {missing:?}");
+}
+
+#[test]
+fn threads_racing_one_name_on_the_real_server_get_one_201() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = start(&db, dir.path(), port);
+    let barrier = Arc::new(Barrier::new(12));
+    let racers: Vec<_> = (0..12)
+        .map(|_| {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                raw_http(port, &signup_request("racer"))
+            })
+        })
+        .collect();
+    let answers: Vec<String> = racers
+        .into_iter()
+        .map(|r| r.join().expect("racer"))
+        .collect();
+    let _ = server.kill();
+    let _ = server.wait();
+    let created = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 201"))
+        .count();
+    let conflict = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 409"))
+        .count();
+    assert_eq!((created, conflict), (1, 11), "{answers:?}");
+}
