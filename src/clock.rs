@@ -6,10 +6,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-/// A clock: the system time plus an offset that only tests change.
+/// A clock: the system time plus an offset that only tests change, or (for
+/// tests) a stopped clock that moves only when told to.
 #[derive(Clone, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    stopped: bool,
 }
 
 impl Clock {
@@ -18,9 +20,23 @@ impl Clock {
         Self::default()
     }
 
+    /// A clock stopped at the current time: it moves only by
+    /// [`Clock::advance`], so tests never straddle a second boundary.
+    pub fn stopped() -> Self {
+        Self {
+            offset: Arc::new(AtomicI64::new(chrono::Utc::now().timestamp())),
+            stopped: true,
+        }
+    }
+
     /// Seconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp() + self.offset.load(Ordering::Relaxed)
+        let offset = self.offset.load(Ordering::Relaxed);
+        if self.stopped {
+            offset
+        } else {
+            chrono::Utc::now().timestamp() + offset
+        }
     }
 
     /// Moves this clock (and every clone of it) forward by `seconds`.

@@ -93,6 +93,7 @@ struct RawConfig {
     metrics_allowed_ips: Vec<IpAddr>,
     signin_throttle: bool,
     trusted_proxies: Vec<IpAddr>,
+    auth_cache_ttl_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -119,6 +120,7 @@ impl Default for RawConfig {
             ],
             signin_throttle: true,
             trusted_proxies: Vec::new(),
+            auth_cache_ttl_ms: 1000,
         }
     }
 }
@@ -155,6 +157,9 @@ pub struct Config {
     pub signin_throttle: bool,
     /// Peers whose `X-Forwarded-For` is believed; empty: nobody's.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long this instance may reuse a user or session row it read
+    /// (milliseconds; `0` = read the database on every request).
+    pub auth_cache_ttl_ms: u64,
 }
 
 impl fmt::Debug for Config {
@@ -305,6 +310,7 @@ impl Config {
             ("session_absolute_timeout", raw.session_absolute_timeout),
             ("session_sweep_interval", raw.session_sweep_interval),
             ("database_timeout", raw.database_timeout),
+            ("auth_cache_ttl_ms", raw.auth_cache_ttl_ms / 1000),
         ] {
             if value > MAX_SECONDS {
                 return Err(ConfigError::new(key, "is longer than 100 years"));
@@ -351,6 +357,7 @@ impl Config {
             metrics_allowed_ips: raw.metrics_allowed_ips,
             signin_throttle: raw.signin_throttle,
             trusted_proxies: raw.trusted_proxies,
+            auth_cache_ttl_ms: raw.auth_cache_ttl_ms,
         })
     }
 

@@ -5,6 +5,7 @@
 //! [`build`] builds it from any [`Config`], which is what the tests use.
 
 pub mod audit;
+pub mod auth_cache;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -44,6 +45,7 @@ pub struct App {
     pub clock: Clock,
     pub metrics: Metrics,
     pub audit: Audit,
+    pub cache: auth_cache::AuthCache,
 }
 
 impl App {
@@ -53,6 +55,8 @@ impl App {
         let hasher = PasswordHasher::new(config.bcrypt_cost, metrics.hash_wait.clone())
             .map_err(|e| ConfigError::new("bcrypt_cost", e.to_string()))?;
         let tokens = TokenService::new(&config);
+        let cache =
+            auth_cache::AuthCache::new(std::time::Duration::from_millis(config.auth_cache_ttl_ms));
         Ok(Self {
             config,
             db,
@@ -61,6 +65,7 @@ impl App {
             clock,
             metrics,
             audit,
+            cache,
         })
     }
 

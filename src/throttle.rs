@@ -122,8 +122,12 @@ pub fn record_failure(
     Ok(())
 }
 
+/// How often a known address's `last_seen_at` is written, at most.
+const KNOWN_ADDRESS_REFRESH: i64 = 3600;
+
 /// After a success: clears that username's failures from that address and
-/// remembers the address as the user's.
+/// remembers the address as the user's. Writes only what changed, so a
+/// stream of good signins takes no write lock.
 pub fn record_success(
     conn: &mut DbConn,
     user_id: i64,
@@ -131,35 +135,47 @@ pub fn record_success(
     address: &str,
     now: i64,
 ) -> Result<(), ApiError> {
-    diesel::delete(
-        signin_failures::table
-            .filter(signin_failures::username.eq(username))
-            .filter(signin_failures::client_addr.eq(address)),
-    )
-    .execute(conn)?;
-    let updated = diesel::update(
-        known_addresses::table
-            .filter(known_addresses::user_id.eq(user_id))
-            .filter(known_addresses::client_addr.eq(address)),
-    )
-    .set(known_addresses::last_seen_at.eq(now))
-    .execute(conn)?;
-    if updated == 0 {
-        let inserted = diesel::insert_into(known_addresses::table)
-            .values((
-                known_addresses::user_id.eq(user_id),
-                known_addresses::client_addr.eq(address),
-                known_addresses::last_seen_at.eq(now),
-            ))
-            .execute(conn);
-        match inserted {
-            // Another instance inserted it at the same moment: fine.
-            Ok(_)
-            | Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
-            Err(e) => return Err(e.into()),
+    let failures = signin_failures::table
+        .filter(signin_failures::username.eq(username))
+        .filter(signin_failures::client_addr.eq(address));
+    let had_failures: i64 = failures.count().get_result(conn)?;
+    if had_failures > 0 {
+        diesel::delete(failures).execute(conn)?;
+    }
+    let last_seen: Option<i64> = known_addresses::table
+        .filter(known_addresses::user_id.eq(user_id))
+        .filter(known_addresses::client_addr.eq(address))
+        .select(known_addresses::last_seen_at)
+        .first(conn)
+        .optional()?;
+    match last_seen {
+        Some(seen) if now - seen < KNOWN_ADDRESS_REFRESH => {}
+        Some(_) => {
+            diesel::update(
+                known_addresses::table
+                    .filter(known_addresses::user_id.eq(user_id))
+                    .filter(known_addresses::client_addr.eq(address)),
+            )
+            .set(known_addresses::last_seen_at.eq(now))
+            .execute(conn)?;
+        }
+        None => {
+            let inserted = diesel::insert_into(known_addresses::table)
+                .values((
+                    known_addresses::user_id.eq(user_id),
+                    known_addresses::client_addr.eq(address),
+                    known_addresses::last_seen_at.eq(now),
+                ))
+                .execute(conn);
+            match inserted {
+                // Another instance inserted it at the same moment: fine.
+                Ok(_)
+                | Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())

@@ -107,6 +107,33 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
 
     let single_use = app.config.single_use_tokens;
     let idle = app.config.session_idle_timeout as i64;
+    let authenticated = |user, session| BearerUser {
+        user,
+        session,
+        claims: claims.clone(),
+        ended: Arc::default(),
+    };
+    // Recently read rows, unless the token must be spent (a write) or the
+    // session's `last_seen_at` is due for a write.
+    if !single_use {
+        match &subject {
+            Subject::User(id) => {
+                if let Some(user) = app.cache.user(*id) {
+                    return Ok(authenticated(user, None));
+                }
+            }
+            Subject::Session(sid) => {
+                if let Some((session, user)) = app.cache.session(sid) {
+                    if !session.is_live(now, idle) {
+                        return Err(refuse(request, Refusal::SessionEnded));
+                    }
+                    if now - session.last_seen_at < TOUCH_INTERVAL {
+                        return Ok(authenticated(user, Some(session)));
+                    }
+                }
+            }
+        }
+    }
     let jti = claims.jti.clone();
     let found = app
         .db
@@ -119,10 +146,11 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
                     .map(|user| (user, None))
                     .ok_or(Refusal::UnknownUser)),
                 Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
-                    Some((session, user)) if session.is_live(now, idle) => {
+                    Some((mut session, user)) if session.is_live(now, idle) => {
                         // No statement at all while `last_seen_at` is fresh.
                         if now - session.last_seen_at >= TOUCH_INTERVAL {
                             Session::touch(conn, &sid, now, TOUCH_INTERVAL)?;
+                            session.last_seen_at = now;
                         }
                         Ok(Ok((user, Some(session))))
                     }
@@ -132,12 +160,13 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
         })
         .await?;
     let (user, session) = found.map_err(|refusal| refuse(request, refusal))?;
-    Ok(BearerUser {
-        user,
-        session,
-        claims,
-        ended: Arc::default(),
-    })
+    if !single_use {
+        match &session {
+            Some(session) => app.cache.put_session(session, &user),
+            None => app.cache.put_user(&user),
+        }
+    }
+    Ok(authenticated(user, session))
 }
 
 /// Refuses a bad token, with the reason kept server-side.

@@ -49,6 +49,7 @@ async fn delete_me(
 ) -> Result<Status, ApiError> {
     let id = auth.user.id;
     app.db.run(move |conn| User::delete(conn, id)).await?;
+    app.cache.forget_user(id);
     auth.mark_ended();
     app.audit(
         "account_deleted",

@@ -58,9 +58,11 @@ async fn end_current(
 ) -> Result<Status, ApiError> {
     let session = auth.session.clone().ok_or(ApiError::NotFound)?;
     let user_id = auth.user.id;
+    let target = session.id.clone();
     app.db
-        .run(move |conn| Session::end(conn, &session.id, user_id))
+        .run(move |conn| Session::end(conn, &target, user_id))
         .await?;
+    app.cache.forget_session(&session.id);
     auth.mark_ended();
     app.audit(
         "session_ended",
@@ -87,6 +89,7 @@ async fn end_one(
     if !ended {
         return Err(ApiError::NotFound);
     }
+    app.cache.forget_session(&id);
     app.audit(
         "session_ended",
         Some(user_id),
@@ -110,6 +113,7 @@ async fn end_all(
         .db
         .run(move |conn| Session::end_all(conn, user_id))
         .await?;
+    app.cache.forget_sessions_of(user_id);
     auth.mark_ended();
     app.audit(
         "session_ended",

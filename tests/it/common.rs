@@ -128,10 +128,14 @@ pub fn encryption_key() -> [u8; 32] {
 
 /// A server with the test config changed by `tweak`.
 pub fn server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    server_with_clock(Clock::system(), tweak)
+}
+
+/// [`server_with`] on a given clock (e.g. [`Clock::stopped`]).
+pub fn server_with_clock(clock: Clock, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let db = TestDb::new();
     let mut config = config(&db);
     tweak(&mut config);
-    let clock = Clock::system();
     let rocket = bearer_auth::build(figment(), config, clock.clone()).expect("build server");
     let client = Client::tracked(rocket).expect("valid rocket");
     TestServer { client, clock, db }

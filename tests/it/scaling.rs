@@ -65,7 +65,12 @@ async fn a_token_from_one_instance_works_on_the_other() {
 
 #[rocket::async_test]
 async fn ending_a_session_on_one_ends_it_on_the_other() {
-    let p = two_instances(|c| c.sessions = true).await;
+    // Without the per-instance cache: at once.
+    let p = two_instances(|c| {
+        c.sessions = true;
+        c.auth_cache_ttl_ms = 0;
+    })
+    .await;
     let token = token_of(&body(signup(&p.a, "alice").await).await);
     assert_eq!(get(&p.b, "/secret", &token).await.status(), Status::Ok);
     let response =
@@ -145,4 +150,39 @@ async fn two_sweepers_do_no_harm() {
     }
     let sessions = body(get(&p.b, "/sessions", &token).await).await;
     assert_eq!(sessions.as_array().map(Vec::len), Some(1));
+}
+
+/// With the per-instance cache, another instance sees a log-out or an
+/// account deletion within `auth_cache_ttl_ms`; the instance that did it at
+/// once.
+#[rocket::async_test]
+async fn other_instances_see_log_outs_and_deletions_within_the_cache_ttl() {
+    let ttl = std::time::Duration::from_millis(300);
+    for sessions in [true, false] {
+        let p = two_instances(|c| {
+            c.sessions = sessions;
+            c.auth_cache_ttl_ms = 300;
+        })
+        .await;
+        let token = token_of(&body(signup(&p.a, "alice").await).await);
+        // Both instances have read the rows.
+        assert_eq!(get(&p.a, "/secret", &token).await.status(), Status::Ok);
+        assert_eq!(get(&p.b, "/secret", &token).await.status(), Status::Ok);
+        let path = if sessions { "/sessions/current" } else { "/me" };
+        let response = p.a.delete(path).header(bearer(&token)).dispatch().await;
+        assert_eq!(response.status(), Status::NoContent);
+        // The instance that ended it: at once.
+        assert_eq!(
+            get(&p.a, "/secret", &token).await.status(),
+            Status::Unauthorized
+        );
+        // The other one: once its cached row is older than the TTL.
+        rocket::tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+        let response = get(&p.b, "/secret", &token).await;
+        assert_eq!(
+            response.status(),
+            Status::Unauthorized,
+            "sessions={sessions}"
+        );
+    }
 }

@@ -22,12 +22,18 @@ fn retry_after(response: &LocalResponse<'_>) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Throttle delays count whole seconds: a stopped clock keeps the tests
+/// from straddling a second boundary.
+fn stopped_server(tweak: impl FnOnce(&mut bearer_auth::Config)) -> TestServer {
+    server_with_clock(bearer_auth::Clock::stopped(), tweak)
+}
+
 const A: &str = "203.0.113.1";
 const B: &str = "203.0.113.2";
 
 #[test]
 fn delays_grow_with_failures_and_decay_with_time() {
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     for _ in 0..5 {
         assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);
@@ -57,7 +63,7 @@ fn delays_grow_with_failures_and_decay_with_time() {
 
 #[test]
 fn nobody_can_lock_a_user_out_from_elsewhere() {
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     for _ in 0..12 {
         from(&s, A, "alice", "wrong");
@@ -71,7 +77,7 @@ fn nobody_can_lock_a_user_out_from_elsewhere() {
 
 #[test]
 fn success_clears_the_failures_of_that_address() {
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     for _ in 0..4 {
         from(&s, A, "alice", "wrong");
@@ -84,7 +90,7 @@ fn success_clears_the_failures_of_that_address() {
 
 #[test]
 fn one_address_is_limited_across_usernames() {
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     for i in 0..50 {
         let status = from(&s, A, &format!("user{i}"), "wrong").status();
@@ -103,7 +109,7 @@ fn one_address_is_limited_across_usernames() {
 
 #[test]
 fn at_most_100_failures_an_hour_reach_bcrypt_per_account() {
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     // Alice has signed in from B before.
     assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
@@ -142,7 +148,7 @@ fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
             .status()
     };
     // Untrusted: every attempt is the peer's, whatever the header says.
-    let s = server();
+    let s = stopped_server(|_| {});
     s.signup("alice");
     for i in 0..5 {
         attempt(&s, &format!("192.0.2.{i}"));
@@ -150,7 +156,7 @@ fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
     assert_eq!(attempt(&s, "192.0.2.99"), Status::TooManyRequests);
 
     // Trusted proxy: the header tells the clients apart.
-    let s = server_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]);
+    let s = stopped_server(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]);
     s.signup("alice");
     for i in 0..5 {
         attempt(&s, &format!("192.0.2.{i}"));
@@ -165,7 +171,7 @@ fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
 
 #[test]
 fn throttling_can_be_switched_off() {
-    let s = server_with(|c| c.signin_throttle = false);
+    let s = stopped_server(|c| c.signin_throttle = false);
     s.signup("alice");
     for _ in 0..20 {
         assert_eq!(from(&s, A, "alice", "wrong").status(), Status::Unauthorized);

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""bearer-auth benchmarks: one run, one machine, every figure side by side.
+
+Builds nothing: run `cargo build --release --bin bearer-auth --example
+bcrypt_cost` first (bench/run.sh does). Drives the release server with wrk
+(Debian's package) on loopback only, and writes BENCHMARKS.md.
+
+Figures and goals:
+  1. GET /secret against the 404 path of the same server (requests/s and p99):
+     auth's overhead over a bare Rocket answer; goal >= 0.8.
+  2. GET /secret with sessions on against sessions off; goal >= 0.5.
+  3. POST /signin per second at bcrypt cost 10 against the bcrypt limit
+     (cores / time of one verify at cost 10, measured in this run); goal >= 0.9.
+  4. p99 of GET /secret while /signin is saturated; goal <= 20 ms.
+  5. Peak memory (VmHWM) of the server over the run; goal <= 40 MB.
+"""
+
+import base64
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(REPO, "target", "release", "bearer-auth")
+BCRYPT = os.path.join(REPO, "target", "release", "examples", "bcrypt_cost")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+PASSWORD = "correct horse"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port, method, path, headers=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, dict(response.getheaders()), data
+
+
+class Server:
+    def __init__(self, name, **settings):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROCKET_")}
+        env.update({
+            "ROCKET_CONFIG": os.path.join(REPO, "Rocket.toml"),
+            "ROCKET_PROFILE": "release",
+            "ROCKET_JWT_SECRET": "benchmark secret, thirty-two bytes or more",
+            "ROCKET_PORT": str(self.port),
+            "ROCKET_DATABASE_URL": os.path.join(self.dir, "bench.db"),
+            "ROCKET_BCRYPT_COST": "10",
+            "ROCKET_TOKEN_TTL": "3600",
+            "ROCKET_LOG_LEVEL": "off",
+        })
+        env.update({f"ROCKET_{k.upper()}": str(v) for k, v in settings.items()})
+        self.proc = subprocess.Popen([BIN], cwd=self.dir, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                if request(self.port, "GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise SystemExit(f"server {name} did not start")
+
+    def signup(self, username):
+        body = json.dumps({"username": username, "password": PASSWORD})
+        status, _, data = request(self.port, "POST", "/signup",
+                                  {"Content-Type": "application/json"}, body)
+        assert status == 201, (status, data)
+        return json.loads(data)["token"]
+
+    def peak_rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wrk(port, path, headers=(), method="GET", connections=32, seconds=SECONDS, background=False):
+    script = None
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        args += ["-H", header]
+    if method != "GET":
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(f'wrk.method = "{method}"\n')
+        script.close()
+        args += ["-s", script.name]
+    args.append(f"http://127.0.0.1:{port}{path}")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    if background:
+        return proc
+    return parse_wrk(proc.communicate()[0])
+
+
+def parse_wrk(output):
+    def latency_ms(text):
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = latency_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = latency_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {"rps": rps, "p50": p50, "p99": p99,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def median_of(runs):
+    """The run with the median requests/s (its p99 goes with it)."""
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    middle = dict(ordered[len(ordered) // 2])
+    middle["p99"] = sorted(r["p99"] for r in runs)[len(runs) // 2]
+    middle["p50"] = sorted(r["p50"] for r in runs)[len(runs) // 2]
+    return middle
+
+
+def alternate(port, paths, headers):
+    """Runs each path ROUNDS times, interleaved, so that drifts of the machine
+    hit all of them alike; returns the median run of each."""
+    runs = {path: [] for path in paths}
+    for _ in range(ROUNDS):
+        for path in paths:
+            runs[path].append(wrk(port, path, headers))
+    return {path: median_of(r) for path, r in runs.items()}
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "rustc": rustc,
+    }
+
+
+def main():
+    for tool in (BIN, BCRYPT):
+        if not os.path.exists(tool):
+            raise SystemExit(f"missing {tool}: run bench/run.sh")
+    if not shutil.which("wrk"):
+        raise SystemExit("missing wrk: apt-get install wrk")
+    info = machine()
+    cores = info["cores"]
+    results = {}
+
+    # The bcrypt yardstick, measured now, on this machine.
+    verify = float(subprocess.run([BCRYPT, "10", "20"], capture_output=True, text=True,
+                                  check=True).stdout)
+    results["bcrypt_verify_ms"] = verify * 1000
+    results["bcrypt_limit"] = cores / verify
+
+    plain = Server("plain")
+    token = plain.signup("bench")
+    auth = f"Authorization: Bearer {token}"
+    basic = "Authorization: Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
+    wrk(plain.port, "/secret", [auth], seconds=2)  # warm-up
+    pair = alternate(plain.port, ["/secret", "/no/such/route"], [auth])
+    results["secret"] = pair["/secret"]
+    results["not_found"] = pair["/no/such/route"]
+    results["signin"] = wrk(plain.port, "/signin", [basic], method="POST", connections=8)
+    # /secret while /signin is saturated.
+    load = wrk(plain.port, "/signin", [basic], method="POST", connections=8,
+               seconds=SECONDS + 4, background=True)
+    time.sleep(2)
+    results["secret_under_signin"] = wrk(plain.port, "/secret", [auth], connections=4)
+    results["signin_during"] = parse_wrk(load.communicate()[0])
+    results["peak_rss_plain_mb"] = plain.peak_rss_mb()
+    plain.stop()
+
+    sessions = Server("sessions", sessions="true")
+    token = sessions.signup("bench")
+    auth = f"Authorization: Bearer {token}"
+    wrk(sessions.port, "/secret", [auth], seconds=2)
+    results["secret_sessions"] = alternate(sessions.port, ["/secret"], [auth])["/secret"]
+    results["peak_rss_sessions_mb"] = sessions.peak_rss_mb()
+    sessions.stop()
+
+    s, nf, ss = results["secret"], results["not_found"], results["secret_sessions"]
+    figures = [
+        ("/secret vs 404: requests/s", f"{s['rps']:.0f} / {nf['rps']:.0f}",
+         s["rps"] / nf["rps"], ">= 0.8", s["rps"] / nf["rps"] >= 0.8),
+        ("/secret vs 404: p99 (404 p99 / secret p99)", f"{s['p99']:.2f} ms / {nf['p99']:.2f} ms",
+         nf["p99"] / s["p99"], ">= 0.8", nf["p99"] / s["p99"] >= 0.8),
+        ("/secret sessions on vs off: requests/s", f"{ss['rps']:.0f} / {s['rps']:.0f}",
+         ss["rps"] / s["rps"], ">= 0.5", ss["rps"] / s["rps"] >= 0.5),
+        ("/signin at cost 10 vs bcrypt limit", f"{results['signin']['rps']:.1f} / {results['bcrypt_limit']:.1f}",
+         results["signin"]["rps"] / results["bcrypt_limit"], ">= 0.9",
+         results["signin"]["rps"] / results["bcrypt_limit"] >= 0.9),
+        ("p99 of /secret while /signin is saturated", f"{results['secret_under_signin']['p99']:.2f} ms",
+         results["secret_under_signin"]["p99"], "<= 20 ms", results["secret_under_signin"]["p99"] <= 20),
+        ("peak memory of the server (VmHWM)",
+         f"{max(results['peak_rss_plain_mb'], results['peak_rss_sessions_mb']):.1f} MB",
+         max(results["peak_rss_plain_mb"], results["peak_rss_sessions_mb"]), "<= 40 MB",
+         max(results["peak_rss_plain_mb"], results["peak_rss_sessions_mb"]) <= 40),
+    ]
+    print(json.dumps(results, indent=2))
+    for name, raw, value, goal, ok in figures:
+        print(f"{'ok  ' if ok else 'MISS'} {name}: {raw} -> {value:.2f} (goal {goal})")
+    write_markdown(info, results, figures)
+    return 0
+
+
+def write_markdown(info, results, figures):
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "\n".join(
+        f"| {name} | {raw} | {value:.2f} | {goal} | {'met' if ok else 'missed'} |"
+        for name, raw, value, goal, ok in figures
+    )
+    detail = "\n".join(
+        f"| {key} | {r['rps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} |"
+        for key, r in results.items() if isinstance(r, dict)
+    )
+    text = f"""# Benchmarks
+
+Made by `bench/run.sh` ({now}): the release build, SQLite, loopback only,
+wrk with one thread, 32 connections for `/secret` and the 404 path (each
+{ROUNDS} interleaved runs of {SECONDS} s, the median kept), 8 for `/signin`,
+4 for `/secret` under signin load. The server and wrk share the machine, so
+every figure is a floor, and runs on this virtual machine vary by +-20 %.
+
+Machine: {info['cores']} cores ({info['cpu']}), {info['memory']} memory,
+Linux {info['kernel']}, {info['rustc']}.
+
+bcrypt at cost 10: one verify takes {results['bcrypt_verify_ms']:.1f} ms here, so
+{info['cores']} cores can verify at most {results['bcrypt_limit']:.1f} passwords a second.
+
+| figure | measured | ratio / value | goal | |
+|---|---|---|---|---|
+{rows}
+
+Raw wrk figures:
+
+| run | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+{detail}
+
+(`not_found` answers 404 by design; `signin_during` is the signin load that
+ran while `secret_under_signin` was measured.)
+"""
+    with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
