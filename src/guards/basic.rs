@@ -6,7 +6,7 @@ use base64::Engine;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::db::models::User;
-use crate::error::{ApiError, Challenge, GuardFailure};
+use crate::error::{ApiError, Challenge};
 use crate::throttle::{self, Verdict};
 use crate::App;
 
@@ -127,11 +127,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
             );
             Ok(BasicCredentials { user })
         }
-        Some(user) => {
-            let error = fail("wrong_password", Some(&username));
-            log::debug!("failed signin for user {}", user.id);
-            Err(error)
-        }
+        Some(_) => Err(fail("wrong_password", Some(&username))),
         None => Err(fail("unknown_user", Some(&username))),
     }
 }
@@ -144,13 +140,7 @@ impl<'r> FromRequest<'r> for BasicCredentials {
         let outcome = request
             .local_cache_async(async { BasicOutcome(authenticate(request).await) })
             .await;
-        match &outcome.0 {
-            Ok(credentials) => Outcome::Success(credentials.clone()),
-            Err(error) => {
-                GuardFailure::record(request, error);
-                Outcome::Error((error.status(), error.clone()))
-            }
-        }
+        super::outcome(request, &outcome.0)
     }
 }
 

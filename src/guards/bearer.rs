@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::db::models::{Session, SingleUseToken, User};
-use crate::error::{ApiError, Challenge, GuardFailure};
+use crate::error::{ApiError, Challenge};
 use crate::tokens::{Claims, Refusal, Subject, MAX_TOKEN_BYTES};
 use crate::App;
 
@@ -201,13 +201,7 @@ impl<'r> FromRequest<'r> for BearerUser {
         let outcome = request
             .local_cache_async(async { BearerOutcome(authenticate(request).await) })
             .await;
-        match &outcome.0 {
-            Ok(user) => Outcome::Success(user.clone()),
-            Err(error) => {
-                GuardFailure::record(request, error);
-                Outcome::Error((error.status(), error.clone()))
-            }
-        }
+        super::outcome(request, &outcome.0)
     }
 }
 

@@ -341,3 +341,11 @@ pub fn signup_request(username: &str) -> String {
         body.len()
     )
 }
+
+/// Asserts that exactly one of racing requests got `winner` and every other
+/// one got `loser`.
+pub fn assert_one_winner(statuses: &[Status], winner: Status, loser: Status) {
+    let won = statuses.iter().filter(|s| **s == winner).count();
+    let lost = statuses.iter().filter(|s| **s == loser).count();
+    assert_eq!((won, lost), (1, statuses.len() - 1), "{statuses:?}");
+}
