@@ -24,8 +24,15 @@ HTTP+=(--ignore-stdin --timeout 30)
 
 work="$(mktemp -d)"
 server_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -55,10 +62,10 @@ header() { grep -i "^$1:" "$work/last" | head -n1 | cut -d' ' -f2- | tr -d '\r';
 start() { # profile, extra env...
     local profile="$1"
     shift
-    [[ -n "$server_pid" ]] && kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+    stop_server
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     rm -f "$work"/*.db*
-    (cd "$work" && env ROCKET_CONFIG="$repo/Rocket.toml" ROCKET_PROFILE="$profile" \
+    (cd "$work" && exec env ROCKET_CONFIG="$repo/Rocket.toml" ROCKET_PROFILE="$profile" \
         ROCKET_PORT="$port" ROCKET_DATABASE_URL="$work/walkthrough.db" ROCKET_BCRYPT_COST=4 \
         "$@" "$bin" > "$work/server-$profile.log" 2>&1) &
     server_pid=$!
