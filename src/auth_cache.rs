@@ -9,12 +9,56 @@
 //! still checked on every request against the cached times. `0` turns the
 //! cache off: every request reads the database. Single-use tokens never use
 //! it (spending a token is a write).
+//!
+//! On PostgreSQL the instances also tell each other: the transaction that
+//! deletes a user or ends sessions sends a `NOTIFY` on [`CHANNEL`], and every
+//! instance listens (see [`listen`]) and forgets those entries within about
+//! [`POLL`], well before the TTL.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
 use crate::db::models::{Session, User};
+use crate::App;
+
+/// The PostgreSQL channel of revocations.
+pub const CHANNEL: &str = "bearer_auth_revoked";
+/// How often the listener looks for notifications.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// What another instance must forget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// A deleted user (and all their sessions).
+    User(i64),
+    /// One ended session.
+    Session(String),
+    /// Every session of a user.
+    SessionsOf(i64),
+}
+
+impl Revoked {
+    pub fn payload(&self) -> String {
+        match self {
+            Self::User(id) => format!("user:{id}"),
+            Self::Session(id) => format!("session:{id}"),
+            Self::SessionsOf(id) => format!("sessions-of:{id}"),
+        }
+    }
+
+    pub fn parse(payload: &str) -> Option<Self> {
+        let (kind, value) = payload.split_once(':')?;
+        match kind {
+            "user" => value.parse().ok().map(Self::User),
+            "session" => Some(Self::Session(value.to_owned())),
+            "sessions-of" => value.parse().ok().map(Self::SessionsOf),
+            _ => None,
+        }
+    }
+}
 
 /// Entries kept at most per map; past that the map is emptied.
 const CAPACITY: usize = 10_000;
@@ -105,5 +149,75 @@ impl AuthCache {
             users.remove(&user_id);
         }
         self.forget_sessions_of(user_id);
+    }
+
+    /// Forgets what a revocation names.
+    pub fn forget(&self, revoked: &Revoked) {
+        match revoked {
+            Revoked::User(id) => self.forget_user(*id),
+            Revoked::Session(id) => self.forget_session(id),
+            Revoked::SessionsOf(id) => self.forget_sessions_of(*id),
+        }
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        if let Ok(mut users) = self.users.lock() {
+            users.clear();
+        }
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.clear();
+        }
+    }
+}
+
+/// Listens for revocations from every instance on a PostgreSQL database and
+/// applies them to this instance's cache, until the server is gone. Runs on
+/// its own thread with its own connection; after a lost connection it
+/// reconnects and empties the cache, since notifications may have been
+/// missed meanwhile.
+pub fn listen(url: String, app: Weak<App>) {
+    loop {
+        let mut conn = match PgConnection::establish(&url) {
+            Ok(conn) => conn,
+            Err(error) => {
+                log::warn!("revocation listener cannot connect: {error}");
+                if app.strong_count() == 0 {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(error) = diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
+            log::warn!("revocation listener cannot listen: {error}");
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        loop {
+            let Some(app) = app.upgrade() else {
+                return;
+            };
+            let mut lost = false;
+            for notification in conn.notifications_iter() {
+                match notification {
+                    Ok(n) => {
+                        if let Some(revoked) = Revoked::parse(&n.payload) {
+                            app.cache.forget(&revoked);
+                        }
+                    }
+                    Err(_) => {
+                        lost = true;
+                        break;
+                    }
+                }
+            }
+            if lost {
+                app.cache.clear();
+                break;
+            }
+            drop(app);
+            std::thread::sleep(POLL);
+        }
     }
 }

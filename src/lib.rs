@@ -180,7 +180,8 @@ pub fn build_with_audit(
         .register("/", error::catchers())
         .attach(fairings::SecurityHeaders)
         .attach(fairings::RequestMetrics)
-        .attach(fairings::Sweeper);
+        .attach(fairings::Sweeper)
+        .attach(fairings::RevocationListener);
     if sessions {
         rocket = rocket.mount("/", routes::sessions::routes());
     }

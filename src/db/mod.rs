@@ -11,7 +11,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
+use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use rocket::tokio::sync::Semaphore;
 
@@ -46,11 +46,7 @@ impl DbManager {
     /// The URL with a connect timeout, so that an unreachable server cannot
     /// hold a thread longer than a request may wait.
     fn postgres_url(&self, url: &str) -> String {
-        if url.contains("connect_timeout=") {
-            return url.to_owned();
-        }
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}connect_timeout={}", self.connect_timeout)
+        with_connect_timeout(url, self.connect_timeout)
     }
 }
 
@@ -172,6 +168,28 @@ impl Db {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+}
+
+/// Tells every instance on the same PostgreSQL database what to forget from
+/// its cache (`NOTIFY`, delivered when the transaction commits). Nothing to
+/// do on SQLite.
+pub fn announce(conn: &mut DbConn, revoked: &crate::auth_cache::Revoked) -> Result<(), ApiError> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(crate::auth_cache::CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(revoked.payload())
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL URL with a `connect_timeout` of `seconds`, unless it has one.
+pub fn with_connect_timeout(url: &str, seconds: u64) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={seconds}")
 }
 
 /// Runs the pending migrations of the connection's backend. On PostgreSQL an

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::schema::{sessions, single_use_tokens, users};
 use super::DbConn;
+use crate::auth_cache::Revoked;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 
@@ -95,10 +96,11 @@ impl User {
             diesel::delete(single_use_tokens::table.filter(single_use_tokens::user_id.eq(id)))
                 .execute(conn)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
-            diesel::delete(users::table.find(id)).execute(conn)
+            let deleted = diesel::delete(users::table.find(id)).execute(conn)?;
+            super::announce(conn, &Revoked::User(id))?;
+            Ok::<_, ApiError>(deleted)
         })
         .map(|n| n == 1)
-        .map_err(ApiError::from)
     }
 }
 
@@ -214,15 +216,16 @@ impl Session {
         conn.transaction(|conn| {
             diesel::delete(single_use_tokens::table.filter(single_use_tokens::session_id.eq(id)))
                 .execute(conn)?;
-            diesel::delete(
+            let ended = diesel::delete(
                 sessions::table
                     .filter(sessions::id.eq(id))
                     .filter(sessions::user_id.eq(user_id)),
             )
-            .execute(conn)
+            .execute(conn)?;
+            super::announce(conn, &Revoked::Session(id.to_owned()))?;
+            Ok::<_, ApiError>(ended)
         })
         .map(|n| n == 1)
-        .map_err(ApiError::from)
     }
 
     /// Ends every session of the user.
@@ -234,9 +237,11 @@ impl Session {
                     .filter(single_use_tokens::session_id.is_not_null()),
             )
             .execute(conn)?;
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+            let ended = diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
+                .execute(conn)?;
+            super::announce(conn, &Revoked::SessionsOf(user_id))?;
+            Ok::<_, ApiError>(ended)
         })
-        .map_err(ApiError::from)
     }
 
     /// How many sessions are alive at `now`, across all users.

@@ -2,10 +2,12 @@
 
 pub mod headers;
 pub mod metrics;
+pub mod revocations;
 pub mod rotation;
 pub mod sweeper;
 
 pub use headers::SecurityHeaders;
 pub use metrics::RequestMetrics;
+pub use revocations::RevocationListener;
 pub use rotation::TokenRotation;
 pub use sweeper::Sweeper;

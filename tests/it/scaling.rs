@@ -179,3 +179,43 @@ async fn other_instances_see_log_outs_and_deletions_within_the_cache_ttl() {
         );
     }
 }
+
+/// On PostgreSQL the instances tell each other (LISTEN/NOTIFY): a log-out or
+/// a deletion on one is refused by the other long before a cached row would
+/// expire (here the TTL is a minute).
+#[rocket::async_test]
+async fn on_postgres_instances_tell_each_other_at_once() {
+    if postgres_admin_url().is_none() {
+        eprintln!("needs {POSTGRES_ENV}: not run");
+        return;
+    }
+    for sessions in [true, false] {
+        let db = TestDb::postgres().expect("a PostgreSQL database");
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            let mut config = bearer_auth::Config::for_tests(&db.url).expect("config");
+            config.sessions = sessions;
+            config.auth_cache_ttl_ms = 60_000;
+            let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+            clients.push(Client::untracked(rocket).await.expect("client"));
+        }
+        let (a, b) = (&clients[0], &clients[1]);
+        let token = token_of(&body(signup(a, "alice").await).await);
+        assert_eq!(get(a, "/secret", &token).await.status(), Status::Ok);
+        assert_eq!(get(b, "/secret", &token).await.status(), Status::Ok);
+        // Give B's listener time to be listening before the NOTIFY.
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let path = if sessions { "/sessions/current" } else { "/me" };
+        let response = a.delete(path).header(bearer(&token)).dispatch().await;
+        assert_eq!(response.status(), Status::NoContent);
+        let mut status = Status::Ok;
+        for _ in 0..40 {
+            status = get(b, "/secret", &token).await.status();
+            if status == Status::Unauthorized {
+                break;
+            }
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, Status::Unauthorized, "sessions={sessions}");
+    }
+}

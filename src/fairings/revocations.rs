@@ -1,0 +1,42 @@
+//! On PostgreSQL, starts the thread that applies other instances'
+//! revocations to this instance's auth cache (see `auth_cache.rs`).
+
+use std::sync::Arc;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::{Orbit, Rocket};
+
+use crate::config::DatabaseUrl;
+use crate::App;
+
+pub struct RevocationListener;
+
+#[rocket::async_trait]
+impl Fairing for RevocationListener {
+    fn info(&self) -> Info {
+        Info {
+            name: "Revocation listener",
+            kind: Kind::Liftoff,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        let Some(app) = rocket.state::<Arc<App>>() else {
+            return;
+        };
+        let DatabaseUrl::Postgres(url) = &app.config.database_url else {
+            return;
+        };
+        if !app.cache.enabled() {
+            return;
+        }
+        let url = crate::db::with_connect_timeout(url, app.config.database_timeout);
+        let app = Arc::downgrade(app);
+        let started = std::thread::Builder::new()
+            .name("revocations".into())
+            .spawn(move || crate::auth_cache::listen(url, app));
+        if let Err(error) = started {
+            log::error!("revocation listener did not start: {error}");
+        }
+    }
+}
