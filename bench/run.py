@@ -313,10 +313,11 @@ difference (0.61-0.64) and raised peak memory to 41 MB, so it was dropped.
 The fix kept: a per-instance cache of the rows the guard reads
 (`src/auth_cache.rs`, `auth_cache_ttl_ms`, default 1000 ms). Within the TTL a
 repeated token costs no database read; this instance forgets an entry at once
-when it deletes the user or ends the session; other instances see a deletion
-or a log-out at most one TTL later (`tests/it/scaling.rs`). Single-use tokens
-never use it. Good signins also stopped writing when nothing changed (the
-failure rows and the known address are read first).
+when it deletes the user or ends the session; on PostgreSQL the others are
+told by `NOTIFY` and forget it within about 50 ms, on a shared SQLite file
+within one TTL (`tests/it/scaling.rs`). Single-use tokens never use it. Good
+signins also stopped writing when nothing changed (the failure rows and the
+known address are read first).
 """
     with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
         f.write(text)

@@ -319,17 +319,22 @@ pub fn free_port() -> u16 {
 /// Sends one raw HTTP/1.1 request to 127.0.0.1:`port`, returns the answer
 /// (empty when the connection fails).
 pub fn raw_http(port: u16, request: &str) -> String {
+    raw_http_bytes(port, request.as_bytes())
+}
+
+/// [`raw_http`] with any bytes, valid UTF-8 or not.
+pub fn raw_http_bytes(port: u16, request: &[u8]) -> String {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(60)));
-    if stream.write_all(request.as_bytes()).is_err() {
+    if stream.write_all(request).is_err() {
         return String::new();
     }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// A raw `POST /signup` request.

@@ -135,3 +135,37 @@ fn threads_racing_one_name_on_the_real_server_get_one_201() {
         .count();
     assert_eq!((created, conflict), (1, 11), "{answers:?}");
 }
+
+/// Header bytes that are not UTF-8 (only a raw socket can send them) are
+/// refused with the usual JSON answers, and the server keeps serving.
+#[test]
+fn non_utf8_header_bytes_are_refused_not_fatal() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = start(&db, dir.path(), port);
+    let signin = raw_http_bytes(
+        port,
+        b"POST /signin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\xfe\xfd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let secret = raw_http_bytes(
+        port,
+        b"GET /secret HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xc3\x28abc\r\nConnection: close\r\n\r\n",
+    );
+    let health = raw_http(
+        port,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    for answer in [&signin, &secret] {
+        let status: u16 = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default();
+        assert!(status == 400 || status == 401, "{answer}");
+        assert_eq!(body_of(answer)["error"], "Invalid Login", "{answer}");
+    }
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+}
