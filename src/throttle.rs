@@ -5,19 +5,28 @@
 //! - one username from one address: 5 free failures, then a delay after each
 //!   that doubles (1 s, 2 s, 4 s, ... at most 15 minutes);
 //! - one address in all: 50 free failures, then the same doubling delays;
-//! - one username from anywhere: at most 100 failures an hour reach bcrypt;
-//!   past that only addresses the user has signed in from before get through.
+//! - one username from anywhere: at most 100 failures an hour reach bcrypt.
+//!   Addresses the user has not signed in from stop at 90; the last 10 are
+//!   kept for addresses the user has signed in from before.
 //!
 //! Failures older than an hour no longer count, so delays decay with time.
 //! A success clears the failures of that username from that address. Nothing
-//! done from one address can stop the right password from another address
-//! the user has used before.
+//! done from addresses the user has never used can stop the right password
+//! from an address the user has used before.
+//!
+//! [`admit`] decides and records in one transaction that holds a write lock,
+//! before bcrypt runs: an attempt counts as a failure from the moment it is
+//! let through until its password proves right, so attempts sent in parallel
+//! cannot all slip past a limit before any failure is written.
 
 use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 
 use crate::db::schema::{known_addresses, signin_failures, users};
 use crate::db::DbConn;
+
+/// The PostgreSQL advisory lock that serialises [`admit`] across instances.
+const THROTTLE_LOCK: i64 = 0x7468_726f_7474; // "thrott"
 use crate::error::ApiError;
 
 /// Failures older than this are forgotten.
@@ -28,6 +37,9 @@ pub const USER_ADDRESS_FREE: i64 = 5;
 pub const ADDRESS_FREE: i64 = 50;
 /// Failures per username per hour that reach bcrypt.
 pub const ACCOUNT_CAP: i64 = 100;
+/// The part of [`ACCOUNT_CAP`] only addresses the user has signed in from
+/// can use.
+pub const KNOWN_ADDRESS_RESERVE: i64 = 10;
 /// The longest single delay.
 pub const MAX_DELAY: i64 = 900;
 /// Known addresses not used for this long are forgotten.
@@ -54,15 +66,50 @@ fn wait_until(until: i64, now: i64) -> Option<u64> {
     (until > now).then(|| (until - now) as u64)
 }
 
-/// Decides whether an attempt for `username` from `address` may reach bcrypt.
-pub fn check(
+/// Decides whether an attempt for `username` from `address` may reach bcrypt
+/// and, if so, records it as a failure (cleared by [`record_success`] when
+/// the password proves right). Concurrent calls, from any instance, are
+/// serialised: on SQLite by the write lock the first statement (the insert)
+/// takes, on PostgreSQL by an advisory lock held until commit.
+pub fn admit(
     conn: &mut DbConn,
     username: &str,
     address: &str,
     now: i64,
 ) -> Result<Verdict, ApiError> {
+    conn.transaction(|conn| {
+        if let DbConn::Postgres(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(THROTTLE_LOCK)
+                .execute(pg)?;
+        }
+        record_failure(conn, username, address, now)?;
+        // Under the lock nobody else inserts: the newest row is this attempt.
+        let own: i64 = signin_failures::table
+            .select(max(signin_failures::id))
+            .first::<Option<i64>>(conn)?
+            .ok_or_else(|| ApiError::internal("throttle", "the attempt's row is missing"))?;
+        let verdict = check(conn, username, address, now, own)?;
+        if verdict != Verdict::Allow {
+            diesel::delete(signin_failures::table.find(own)).execute(conn)?;
+        }
+        Ok(verdict)
+    })
+}
+
+/// The verdict for an attempt, counting the failures of the last hour other
+/// than the attempt's own row `own`.
+fn check(
+    conn: &mut DbConn,
+    username: &str,
+    address: &str,
+    now: i64,
+    own: i64,
+) -> Result<Verdict, ApiError> {
     let since = now - WINDOW;
-    let recent = signin_failures::table.filter(signin_failures::failed_at.gt(since));
+    let recent = signin_failures::table
+        .filter(signin_failures::failed_at.gt(since))
+        .filter(signin_failures::id.ne(own));
 
     let (count, latest): (i64, Option<i64>) = recent
         .filter(signin_failures::username.eq(username))
@@ -89,7 +136,7 @@ pub fn check(
         .filter(signin_failures::username.eq(username))
         .select((count_star(), min(signin_failures::failed_at)))
         .first(conn)?;
-    if count >= ACCOUNT_CAP {
+    if count >= ACCOUNT_CAP - KNOWN_ADDRESS_RESERVE {
         let known: i64 = known_addresses::table
             .inner_join(users::table)
             .filter(users::username.eq(username))
@@ -97,7 +144,7 @@ pub fn check(
             .filter(known_addresses::last_seen_at.gt(now - KNOWN_ADDRESS_TTL))
             .count()
             .get_result(conn)?;
-        if known == 0 {
+        if known == 0 || count >= ACCOUNT_CAP {
             let until = oldest.unwrap_or(now) + WINDOW;
             return Ok(Verdict::Wait(wait_until(until, now).unwrap_or(1)));
         }
@@ -105,8 +152,8 @@ pub fn check(
     Ok(Verdict::Allow)
 }
 
-/// Records a failed attempt that reached bcrypt.
-pub fn record_failure(
+/// Records a failed attempt.
+fn record_failure(
     conn: &mut DbConn,
     username: &str,
     address: &str,

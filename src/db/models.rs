@@ -214,8 +214,14 @@ impl Session {
     /// Ends one of the user's sessions; `false` when it is not theirs.
     pub fn end(conn: &mut DbConn, id: &str, user_id: i64) -> Result<bool, ApiError> {
         conn.transaction(|conn| {
-            diesel::delete(single_use_tokens::table.filter(single_use_tokens::session_id.eq(id)))
-                .execute(conn)?;
+            // The user's own tokens only: an id of someone else's session
+            // must change nothing.
+            diesel::delete(
+                single_use_tokens::table
+                    .filter(single_use_tokens::session_id.eq(id))
+                    .filter(single_use_tokens::user_id.eq(user_id)),
+            )
+            .execute(conn)?;
             let ended = diesel::delete(
                 sessions::table
                     .filter(sessions::id.eq(id))

@@ -55,13 +55,15 @@ struct BasicOutcome(Result<BasicCredentials, ApiError>);
 async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiError> {
     let app = App::from_request_state(request)?;
     let client = super::client::client_ip(request);
-    let fail = |reason: &str, username: Option<&str>| {
+    // The username is logged only when it names an account: what was typed
+    // for an unknown one may well be a password.
+    let fail = |reason: &str, account: Option<(i64, &str)>| {
         app.metrics.signins.with_label_values(&["failure"]).inc();
         app.audit(
             "signin_failed",
-            None,
+            account.map(|(id, _)| id),
             client,
-            serde_json::json!({ "reason": reason, "username": username }),
+            serde_json::json!({ "reason": reason, "username": account.map(|(_, name)| name) }),
         );
         ApiError::Unauthenticated(Challenge::Basic)
     };
@@ -82,7 +84,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
         app.db
             .run(move |conn| {
                 let verdict = if throttled {
-                    throttle::check(conn, &username, &address, now)?
+                    throttle::admit(conn, &username, &address, now)?
                 } else {
                     Verdict::Allow
                 };
@@ -100,20 +102,18 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
             "signin_throttled",
             None,
             client,
-            serde_json::json!({ "username": username, "retry_after": retry_after }),
+            serde_json::json!({ "retry_after": retry_after }),
         );
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     // Unknown users are verified against a dummy hash: same time, same answer.
     let matched = app.hasher.verify(password, hash).await?;
-    if throttled {
-        let (user_id, name, address) = (user.as_ref().map(|u| u.id), username.clone(), address);
+    // `admit` already counted the attempt as a failure; a success clears it.
+    if let (true, Some(user), true) = (throttled, &user, matched) {
+        let (user_id, name) = (user.id, username.clone());
         app.db
-            .run(move |conn| match user_id {
-                Some(id) if matched => throttle::record_success(conn, id, &name, &address, now),
-                _ => throttle::record_failure(conn, &name, &address, now),
-            })
+            .run(move |conn| throttle::record_success(conn, user_id, &name, &address, now))
             .await?;
     }
     match user {
@@ -127,8 +127,8 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
             );
             Ok(BasicCredentials { user })
         }
-        Some(_) => Err(fail("wrong_password", Some(&username))),
-        None => Err(fail("unknown_user", Some(&username))),
+        Some(user) => Err(fail("wrong_password", Some((user.id, &user.username)))),
+        None => Err(fail("unknown_user", None)),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use bearer_auth::{Clock, Config};
+use bearer_auth::{Audit, Clock, Config};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header, Status};
@@ -126,6 +126,13 @@ pub fn encryption_key() -> [u8; 32] {
     *b"0123456789abcdef0123456789abcdef"
 }
 
+/// The server for `config`. Audit lines are dropped: the tests of the audit
+/// log give their own sink (`observability.rs`).
+pub fn build(config: Config, clock: &Clock) -> rocket::Rocket<rocket::Build> {
+    bearer_auth::build_with_audit(figment(), config, clock.clone(), Audit::to(|_| {}))
+        .expect("build server")
+}
+
 /// A server with the test config changed by `tweak`.
 pub fn server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     server_with_clock(Clock::system(), tweak)
@@ -136,7 +143,7 @@ pub fn server_with_clock(clock: Clock, tweak: impl FnOnce(&mut Config)) -> TestS
     let db = TestDb::new();
     let mut config = config(&db);
     tweak(&mut config);
-    let rocket = bearer_auth::build(figment(), config, clock.clone()).expect("build server");
+    let rocket = build(config, &clock);
     let client = Client::tracked(rocket).expect("valid rocket");
     TestServer { client, clock, db }
 }
@@ -248,11 +255,18 @@ pub struct AsyncTestServer {
 }
 
 pub async fn async_server_with(tweak: impl FnOnce(&mut Config)) -> AsyncTestServer {
+    async_server_with_clock(Clock::system(), tweak).await
+}
+
+/// [`async_server_with`] on a given clock.
+pub async fn async_server_with_clock(
+    clock: Clock,
+    tweak: impl FnOnce(&mut Config),
+) -> AsyncTestServer {
     let db = TestDb::new();
     let mut config = config(&db);
     tweak(&mut config);
-    let clock = Clock::system();
-    let rocket = bearer_auth::build(figment(), config, clock.clone()).expect("build server");
+    let rocket = build(config, &clock);
     let client = rocket::local::asynchronous::Client::tracked(rocket)
         .await
         .expect("valid rocket");
@@ -286,13 +300,17 @@ pub fn app_of(client: &Client) -> std::sync::Arc<bearer_auth::App> {
 
 /// Counts the rows of a table.
 pub fn count_rows(client: &Client, table: &str) -> i64 {
+    count_rows_of(&app_of(client), table)
+}
+
+/// Counts the rows of a table of `app`'s database.
+pub fn count_rows_of(app: &bearer_auth::App, table: &str) -> i64 {
     use diesel::sql_types::BigInt;
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let app = app_of(client);
     let mut conn = app.db.pool().get().expect("connection");
     diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
         .get_result::<Count>(&mut *conn)

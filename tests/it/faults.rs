@@ -98,7 +98,7 @@ fn postgres_going_away_gives_503_and_service_comes_back() {
     config.database_url = DatabaseUrl::Postgres(db.url_via(&proxy.address));
     config.database_timeout = 1;
     config.database_pool_size = 2;
-    let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+    let rocket = build(config, &Default::default());
     let client = rocket::local::blocking::Client::tracked(rocket).expect("client");
     let s = TestServer {
         client,

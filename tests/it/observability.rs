@@ -106,7 +106,7 @@ fn events(lines: &Mutex<Vec<String>>) -> Vec<serde_json::Value> {
 #[test]
 fn failed_signins_are_audited_without_the_password() {
     let (s, lines) = audited(|_| {});
-    s.signup("alice");
+    let alice_id = s.signup("alice")["user"]["id"].clone();
     let response = s
         .client
         .post("/signin")
@@ -114,7 +114,8 @@ fn failed_signins_are_audited_without_the_password() {
         .remote(LOOPBACK.parse().expect("address"))
         .dispatch();
     assert_eq!(response.status(), Status::Unauthorized);
-    s.signin("mallory", "another-secret");
+    // A password typed into the username field must not be logged either.
+    s.signin("mallory-typed-a-password", "another-secret");
     let all = events(&lines);
     let failed: Vec<_> = all
         .iter()
@@ -123,11 +124,19 @@ fn failed_signins_are_audited_without_the_password() {
     assert_eq!(failed.len(), 2, "{all:?}");
     assert_eq!(failed[0]["reason"], "wrong_password");
     assert_eq!(failed[0]["username"], "alice");
+    assert_eq!(failed[0]["user_id"], alice_id);
     assert_eq!(failed[0]["client"], "127.0.0.1");
     assert!(failed[0]["time"].as_str().is_some());
     assert_eq!(failed[1]["reason"], "unknown_user");
+    assert!(failed[1]["user_id"].is_null());
     let text = lines.lock().expect("lock").join("\n");
-    for secret in ["hunter2-secret", "another-secret", PASSWORD, "$2b$"] {
+    for secret in [
+        "hunter2-secret",
+        "another-secret",
+        "mallory-typed-a-password",
+        PASSWORD,
+        "$2b$",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }

@@ -1,6 +1,10 @@
 //! Two server instances on one database, as behind a load balancer. On
 //! PostgreSQL in the PostgreSQL pass; the same checks hold on one SQLite file.
 
+use std::sync::Arc;
+
+use bearer_auth::db::models::{ClientInfo, Session, SingleUseToken, User};
+use bearer_auth::App;
 use futures::future::join_all;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -15,12 +19,20 @@ struct Pair {
 }
 
 async fn two_instances(tweak: impl Fn(&mut bearer_auth::Config)) -> Pair {
+    two_instances_on(&bearer_auth::Clock::system(), tweak).await
+}
+
+/// Two instances whose clocks are `clock`.
+async fn two_instances_on(
+    clock: &bearer_auth::Clock,
+    tweak: impl Fn(&mut bearer_auth::Config),
+) -> Pair {
     let db = TestDb::new();
     let mut clients = Vec::new();
     for _ in 0..2 {
         let mut config = config(&db);
         tweak(&mut config);
-        let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+        let rocket = build(config, clock);
         clients.push(Client::untracked(rocket).await.expect("client"));
     }
     let b = clients.pop().expect("b");
@@ -130,6 +142,29 @@ async fn two_sweepers_do_no_harm() {
     // A chain of rotated single-use tokens, alternating instances, while both
     // sweepers run every second.
     let mut token = token_of(&body(signup(&p.a, "alice").await).await);
+    // Beside it, dead rows for the sweepers: sessions idle for hours and
+    // token records long expired.
+    let app = p.a.rocket().state::<Arc<App>>().expect("app").clone();
+    {
+        let mut conn = app.db.pool().get().expect("connection");
+        let user = User::find_by_username(&mut conn, "alice")
+            .expect("query")
+            .expect("alice");
+        let long_ago = app.clock.now() - 20_000;
+        for i in 0..3 {
+            let client = ClientInfo::default();
+            Session::open(&mut conn, user.id, long_ago, 43_200, &client).expect("session");
+            SingleUseToken::record(
+                &mut conn,
+                &format!("dead-{i}"),
+                user.id,
+                None,
+                Some(long_ago),
+            )
+            .expect("record");
+        }
+    }
+    assert_eq!(count_rows_of(&app, "sessions"), 4);
     for i in 0..30 {
         let client = if i % 2 == 0 { &p.a } else { &p.b };
         let response = get(client, "/secret", &token).await;
@@ -143,6 +178,10 @@ async fn two_sweepers_do_no_harm() {
     }
     let sessions = body(get(&p.b, "/sessions", &token).await).await;
     assert_eq!(sessions.as_array().map(Vec::len), Some(1));
+    // The dead rows are gone; the live session and its one unspent token
+    // are not.
+    assert_eq!(count_rows_of(&app, "sessions"), 1);
+    assert_eq!(count_rows_of(&app, "single_use_tokens"), 1);
 }
 
 /// With the per-instance cache, another instance sees a log-out or an
@@ -196,7 +235,7 @@ async fn on_postgres_instances_tell_each_other_at_once() {
             let mut config = bearer_auth::Config::for_tests(&db.url).expect("config");
             config.sessions = sessions;
             config.auth_cache_ttl_ms = 60_000;
-            let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+            let rocket = build(config, &Default::default());
             clients.push(Client::untracked(rocket).await.expect("client"));
         }
         let (a, b) = (&clients[0], &clients[1]);
@@ -217,5 +256,35 @@ async fn on_postgres_instances_tell_each_other_at_once() {
             rocket::tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(status, Status::Unauthorized, "sessions={sessions}");
+    }
+}
+
+#[rocket::async_test]
+async fn the_signin_throttle_holds_across_instances() {
+    // Throttle delays count whole seconds: a stopped clock.
+    let p = two_instances_on(&bearer_auth::Clock::stopped(), |_| {}).await;
+    assert_eq!(signup(&p.a, "alice").await.status(), Status::Created);
+    async fn attempt(client: &Client, password: &str) -> Status {
+        let attacker = std::net::SocketAddr::new([203, 0, 113, 7].into(), 50000);
+        client
+            .post("/signin")
+            .header(basic("alice", password))
+            .remote(attacker)
+            .dispatch()
+            .await
+            .status()
+    }
+    // Five free failures in all, alternating instances...
+    for i in 0..5 {
+        let client = if i % 2 == 0 { &p.a } else { &p.b };
+        assert_eq!(
+            attempt(client, "wrong").await,
+            Status::Unauthorized,
+            "attempt {i}"
+        );
+    }
+    // ...and then both instances make the attacker wait.
+    for client in [&p.a, &p.b] {
+        assert_eq!(attempt(client, "wrong").await, Status::TooManyRequests);
     }
 }

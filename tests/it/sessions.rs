@@ -104,6 +104,27 @@ fn ending_one_session_by_id() {
 }
 
 #[test]
+fn another_users_session_id_changes_nothing_with_single_use_tokens() {
+    let s = server_with(|c| {
+        c.sessions = true;
+        c.single_use_tokens = true;
+    });
+    let alice = s.token("alice");
+    let bob = s.token("bob");
+    let bob_sid = segment(&bob, 1)["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_error(
+        s.delete(&format!("/sessions/{bob_sid}"), &alice),
+        Status::NotFound,
+        "not found",
+    );
+    // Bob's unspent token is still his way in.
+    assert_eq!(s.get("/secret", &bob).status(), Status::Ok);
+}
+
+#[test]
 fn logging_out_everywhere() {
     let s = sessions_server();
     let a = s.token("alice");
@@ -223,7 +244,7 @@ fn a_session_token_is_refused_when_sessions_are_off() {
     // Same database and secret, sessions off.
     let mut config = bearer_auth::Config::for_tests(&db_url).expect("config");
     config.sessions = false;
-    let rocket = bearer_auth::build(figment(), config, Default::default()).expect("build");
+    let rocket = build(config, &Default::default());
     let client = rocket::local::blocking::Client::tracked(rocket).expect("client");
     let response = client.get("/secret").header(bearer(&token)).dispatch();
     assert_invalid_token(response);

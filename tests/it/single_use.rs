@@ -22,6 +22,11 @@ fn a_refused_request_does_not_revive_or_spend_other_tokens() {
     let first = s.token("alice");
     let second = token_of(&json(s.signin("alice", PASSWORD)).1);
     assert_eq!(s.get("/secret", &first).status(), Status::Ok);
+    // Refused: a replay of the spent token, and a forged one.
+    assert_invalid_token(s.get("/secret", &first));
+    assert_invalid_token(s.get("/secret", &format!("{second}x")));
+    // Neither revived the first nor spent the second.
+    assert_invalid_token(s.get("/secret", &first));
     assert_eq!(s.get("/secret", &second).status(), Status::Ok);
 }
 

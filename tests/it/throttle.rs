@@ -30,6 +30,7 @@ fn stopped_server(tweak: impl FnOnce(&mut bearer_auth::Config)) -> TestServer {
 
 const A: &str = "203.0.113.1";
 const B: &str = "203.0.113.2";
+const C: &str = "203.0.113.3";
 
 #[test]
 fn delays_grow_with_failures_and_decay_with_time() {
@@ -107,26 +108,52 @@ fn one_address_is_limited_across_usernames() {
     assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
 }
 
+/// How many passwords bcrypt has hashed or verified on this server.
+fn bcrypt_runs(s: &TestServer) -> u64 {
+    app_of(&s.client).metrics.hash_wait.get_sample_count()
+}
+
 #[test]
 fn at_most_100_failures_an_hour_reach_bcrypt_per_account() {
     let s = stopped_server(|_| {});
     s.signup("alice");
-    // Alice has signed in from B before.
-    assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
-    for i in 0..100 {
+    // Alice has signed in from B and C before.
+    for known in [B, C] {
+        assert_eq!(from(&s, known, "alice", PASSWORD).status(), Status::Ok);
+    }
+    let before = bcrypt_runs(&s);
+    // Addresses she never used get 90 failures...
+    for i in 0..90 {
         let ip = format!("198.51.100.{}", i + 1);
         assert_eq!(
             from(&s, &ip, "alice", "wrong").status(),
-            Status::Unauthorized
+            Status::Unauthorized,
+            "attempt {i}"
         );
     }
-    let response = from(&s, "198.51.100.200", "alice", "wrong");
+    // ...then nothing, not even the right password.
+    let response = from(&s, "198.51.100.200", "alice", PASSWORD);
     assert_eq!(response.status(), Status::TooManyRequests);
     assert!(retry_after(&response).is_some_and(|w| w > 0 && w <= 3600));
-    // A known address still gets in with the right password.
+    // Her own addresses still get in with the right password.
     assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
+    // Failures from her addresses use the last 10, and then the cap holds
+    // for every address.
+    for _ in 0..5 {
+        assert_eq!(from(&s, B, "alice", "wrong").status(), Status::Unauthorized);
+        assert_eq!(from(&s, C, "alice", "wrong").status(), Status::Unauthorized);
+        s.clock.advance(60);
+    }
+    for ip in [B, C, "198.51.100.201"] {
+        assert_eq!(
+            from(&s, ip, "alice", "wrong").status(),
+            Status::TooManyRequests
+        );
+    }
+    // Exactly 100 failed verifies and one good one reached bcrypt.
+    assert_eq!(bcrypt_runs(&s) - before, 101);
     // Unknown users are throttled the same way (nothing to enumerate).
-    for i in 0..100 {
+    for i in 0..90 {
         let ip = format!("198.51.100.{}", i + 1);
         from(&s, &ip, "ghost", "wrong");
     }
@@ -134,6 +161,33 @@ fn at_most_100_failures_an_hour_reach_bcrypt_per_account() {
         from(&s, "198.51.100.200", "ghost", "wrong").status(),
         Status::TooManyRequests
     );
+}
+
+#[rocket::async_test]
+async fn parallel_attempts_cannot_slip_past_the_limit() {
+    let s = async_server_with_clock(bearer_auth::Clock::stopped(), |_| {}).await;
+    s.token("alice").await;
+    let attempts = (0..24).map(|_| {
+        s.client
+            .post("/signin")
+            .header(basic("alice", "wrong"))
+            .remote(SocketAddr::new(A.parse().expect("ip"), 50000))
+            .dispatch()
+    });
+    let statuses: Vec<Status> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let through = statuses
+        .iter()
+        .filter(|s| **s == Status::Unauthorized)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == Status::TooManyRequests)
+        .count();
+    assert_eq!((through, throttled), (5, 19), "{statuses:?}");
 }
 
 #[test]
