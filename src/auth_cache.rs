@@ -16,6 +16,7 @@
 //! [`POLL`], well before the TTL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,9 @@ pub struct AuthCache {
     ttl: Duration,
     users: Mutex<HashMap<i64, Entry<User>>>,
     sessions: Mutex<HashMap<String, Entry<(Session, User)>>>,
+    /// Counts the forgets. A row read before a forget must not be put back
+    /// after it (a request that read the user just before `DELETE /me`).
+    forgets: AtomicU64,
 }
 
 fn fresh<T: Clone>(entry: Option<&Entry<T>>, ttl: Duration) -> Option<T> {
@@ -90,7 +94,18 @@ impl AuthCache {
             ttl,
             users: Mutex::default(),
             sessions: Mutex::default(),
+            forgets: AtomicU64::new(0),
         }
+    }
+
+    /// Read before reading the database; hand it to `put_*`, which then
+    /// keeps nothing if anything was forgotten in between.
+    pub fn epoch(&self) -> u64 {
+        self.forgets.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.forgets.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn enabled(&self) -> bool {
@@ -105,9 +120,13 @@ impl AuthCache {
         fresh(users.get(&id), self.ttl)
     }
 
-    pub fn put_user(&self, user: &User) {
+    /// Keeps `user`, read from the database after [`AuthCache::epoch`] gave
+    /// `epoch`.
+    pub fn put_user(&self, user: &User, epoch: u64) {
         if let (true, Ok(mut users)) = (self.enabled(), self.users.lock()) {
-            insert(&mut users, user.id, user.clone());
+            if self.epoch() == epoch {
+                insert(&mut users, user.id, user.clone());
+            }
         }
     }
 
@@ -119,8 +138,13 @@ impl AuthCache {
         fresh(sessions.get(id), self.ttl)
     }
 
-    pub fn put_session(&self, session: &Session, user: &User) {
+    /// Keeps `session` and its user, read after `epoch` (see
+    /// [`AuthCache::put_user`]).
+    pub fn put_session(&self, session: &Session, user: &User, epoch: u64) {
         if let (true, Ok(mut sessions)) = (self.enabled(), self.sessions.lock()) {
+            if self.epoch() != epoch {
+                return;
+            }
             insert(
                 &mut sessions,
                 session.id.clone(),
@@ -131,6 +155,7 @@ impl AuthCache {
 
     /// Forgets one session.
     pub fn forget_session(&self, id: &str) {
+        self.bump();
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.remove(id);
         }
@@ -138,6 +163,7 @@ impl AuthCache {
 
     /// Forgets every session of a user.
     pub fn forget_sessions_of(&self, user_id: i64) {
+        self.bump();
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.retain(|_, (_, (session, _))| session.user_id != user_id);
         }
@@ -145,6 +171,7 @@ impl AuthCache {
 
     /// Forgets a user and all their sessions.
     pub fn forget_user(&self, user_id: i64) {
+        self.bump();
         if let Ok(mut users) = self.users.lock() {
             users.remove(&user_id);
         }
@@ -162,6 +189,7 @@ impl AuthCache {
 
     /// Forgets everything.
     pub fn clear(&self) {
+        self.bump();
         if let Ok(mut users) = self.users.lock() {
             users.clear();
         }
@@ -219,5 +247,32 @@ pub fn listen(url: String, app: Weak<App>) {
             drop(app);
             std::thread::sleep(POLL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> User {
+        User {
+            id: 7,
+            username: "alice".into(),
+            password_hash: String::new(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_read_before_a_forget_is_not_kept() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        let epoch = cache.epoch();
+        // The user is deleted (and forgotten) while the row is in flight.
+        cache.forget_user(7);
+        cache.put_user(&alice(), epoch);
+        assert!(cache.user(7).is_none());
+        // Read afresh, it is kept.
+        cache.put_user(&alice(), cache.epoch());
+        assert!(cache.user(7).is_some());
     }
 }

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rocket::figment::Figment;
-use rocket::fs::FileServer;
+use rocket::fs::{FileServer, Options};
 use rocket::{Build, Request, Rocket};
 
 pub use audit::Audit;
@@ -128,14 +128,13 @@ impl App {
         Ok(AuthResponse {
             user: UserView::from(user),
             token: issued.token,
-            token_type: "Bearer",
-            expires_in: (self.config.token_ttl > 0).then_some(self.config.token_ttl),
         })
     }
 }
 
 /// Where the browser pages live: `static/` in the working directory, or the
-/// one in the source tree.
+/// one in the source tree. If neither is there the API still serves, and
+/// `GET /` answers 404.
 fn static_dir() -> PathBuf {
     let local = PathBuf::from("static");
     if local.is_dir() {
@@ -176,7 +175,10 @@ pub fn build_with_audit(
     let mut rocket = rocket::custom(figment)
         .manage(app)
         .mount("/", routes::routes())
-        .mount("/", FileServer::from(static_dir()))
+        .mount(
+            "/",
+            FileServer::new(static_dir(), Options::Index | Options::Missing),
+        )
         .register("/", error::catchers())
         .attach(fairings::SecurityHeaders)
         .attach(fairings::RequestMetrics)

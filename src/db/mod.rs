@@ -22,9 +22,11 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Settings applied to every SQLite connection.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+/// `busy_timeout` comes first, so that switching to WAL already waits for a
+/// lock held by another connection instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON;";
 
 /// A connection to either backend.
@@ -85,6 +87,8 @@ pub type Pool = r2d2::Pool<DbManager>;
 pub struct Db {
     pool: Pool,
     permits: Arc<Semaphore>,
+    /// The longest a call waits for a connection, queue included.
+    timeout: Duration,
 }
 
 impl Db {
@@ -127,30 +131,38 @@ impl Db {
         Ok(Self {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
+            timeout: Duration::from_secs(config.database_timeout),
         })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. At most
     /// as many calls run at once as the pool has connections; the rest wait
-    /// without holding a thread.
+    /// without holding a thread. Waiting in that queue and for a connection
+    /// takes at most `database_timeout` in all; then the answer is 503.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ApiError::internal("database semaphore", e))?;
+        let deadline = rocket::tokio::time::Instant::now() + self.timeout;
+        let permit =
+            rocket::tokio::time::timeout_at(deadline, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    log::warn!("database unavailable: no connection within the timeout");
+                    ApiError::Unavailable
+                })?
+                .map_err(|e| ApiError::internal("database semaphore", e))?;
         let pool = self.pool.clone();
         rocket::tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut conn = pool.get().map_err(|e| {
-                log::warn!("database unavailable: {e}");
-                ApiError::Unavailable
-            })?;
+            let left = deadline.saturating_duration_since(rocket::tokio::time::Instant::now());
+            let mut conn = pool
+                .get_timeout(left.max(Duration::from_millis(1)))
+                .map_err(|e| {
+                    log::warn!("database unavailable: {e}");
+                    ApiError::Unavailable
+                })?;
             f(&mut conn)
         })
         .await
@@ -183,13 +195,22 @@ pub fn announce(conn: &mut DbConn, revoked: &crate::auth_cache::Revoked) -> Resu
     Ok(())
 }
 
-/// A PostgreSQL URL with a `connect_timeout` of `seconds`, unless it has one.
+/// A PostgreSQL URL with a `connect_timeout` of `seconds` and a
+/// `tcp_user_timeout` of as long, unless it sets them: a server that stops
+/// answering (a network cut, not a refusal) then breaks the connection
+/// instead of holding a thread for ever.
 pub fn with_connect_timeout(url: &str, seconds: u64) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_owned();
+    let mut url = url.to_owned();
+    for (key, value) in [
+        ("connect_timeout", seconds.to_string()),
+        ("tcp_user_timeout", (seconds * 1000).to_string()),
+    ] {
+        if !url.contains(&format!("{key}=")) {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{separator}{key}={value}");
+        }
     }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}connect_timeout={seconds}")
+    url
 }
 
 /// Runs the pending migrations of the connection's backend. On PostgreSQL an
@@ -220,7 +241,10 @@ impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => ApiError::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
                 log::warn!("database unavailable: {error}");
                 ApiError::Unavailable
             }
@@ -244,6 +268,11 @@ impl From<ConnectionError> for ApiError {
 fn is_transient(message: &str) -> bool {
     const MARKERS: &[&str] = &[
         "server closed the connection",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection reset by peer",
+        "ssl connection has been closed unexpectedly",
+        "broken pipe",
         "terminating connection",
         "connection refused",
         "could not connect",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
+use rocket::response::Responder;
 use rocket::{Request, Response};
 
 use crate::guards::bearer::BearerOutcome;
@@ -49,7 +50,14 @@ impl Fairing for TokenRotation {
             Ok(issued) => {
                 response.set_header(Header::new(ACCESS_TOKEN_HEADER, issued.token));
             }
-            Err(error) => log::error!("token rotation failed: {error}"),
+            // A 2xx without its fresh token would strand the client (with
+            // single-use tokens the one it sent is spent): answer the error.
+            Err(error) => {
+                log::error!("token rotation failed: {error}");
+                if let Ok(failure) = error.respond_to(request) {
+                    response.merge(failure);
+                }
+            }
         }
     }
 }

@@ -11,8 +11,15 @@ use crate::error::{ApiError, Challenge};
 use crate::tokens::{Claims, Refusal, Subject, MAX_TOKEN_BYTES};
 use crate::App;
 
-/// Seconds between two writes of a session's `last_seen_at`.
+/// Seconds between two writes of a session's `last_seen_at`, at most.
 pub const TOUCH_INTERVAL: i64 = 5;
+
+/// Seconds between two writes of `last_seen_at` with this idle timeout: at
+/// most [`TOUCH_INTERVAL`], and at most half the timeout, so that a session
+/// in use never dies of a `last_seen_at` written too rarely.
+pub fn touch_interval(idle_timeout: i64) -> i64 {
+    TOUCH_INTERVAL.min(idle_timeout / 2)
+}
 
 /// An authenticated bearer request.
 #[derive(Debug, Clone)]
@@ -107,6 +114,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
 
     let single_use = app.config.single_use_tokens;
     let idle = app.config.session_idle_timeout as i64;
+    let touch = touch_interval(idle);
     let authenticated = |user, session| BearerUser {
         user,
         session,
@@ -127,7 +135,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
                     if !session.is_live(now, idle) {
                         return Err(refuse(request, Refusal::SessionEnded));
                     }
-                    if now - session.last_seen_at < TOUCH_INTERVAL {
+                    if now - session.last_seen_at < touch {
                         return Ok(authenticated(user, Some(session)));
                     }
                 }
@@ -135,6 +143,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
         }
     }
     let jti = claims.jti.clone();
+    let epoch = app.cache.epoch();
     let found = app
         .db
         .run(move |conn| {
@@ -148,8 +157,8 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
                 Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
                     Some((mut session, user)) if session.is_live(now, idle) => {
                         // No statement at all while `last_seen_at` is fresh.
-                        if now - session.last_seen_at >= TOUCH_INTERVAL {
-                            Session::touch(conn, &sid, now, TOUCH_INTERVAL)?;
+                        if now - session.last_seen_at >= touch {
+                            Session::touch(conn, &sid, now, touch)?;
                             session.last_seen_at = now;
                         }
                         Ok(Ok((user, Some(session))))
@@ -162,8 +171,8 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let (user, session) = found.map_err(|refusal| refuse(request, refusal))?;
     if !single_use {
         match &session {
-            Some(session) => app.cache.put_session(session, &user),
-            None => app.cache.put_user(&user),
+            Some(session) => app.cache.put_session(session, &user, epoch),
+            None => app.cache.put_user(&user, epoch),
         }
     }
     Ok(authenticated(user, session))

@@ -30,9 +30,10 @@ impl ClientInfo {
 
 /// The client's address: the TCP peer, unless the peer is one of
 /// `trusted_proxies`; then the rightmost `X-Forwarded-For` entry that is not
-/// a trusted proxy itself.
+/// a trusted proxy itself. An IPv4-mapped IPv6 address (a server bound to
+/// `::`) is taken as the IPv4 address it maps.
 pub fn client_ip(request: &Request<'_>) -> Option<IpAddr> {
-    let peer = request.remote().map(|addr| addr.ip());
+    let peer = request.remote().map(|addr| addr.ip().to_canonical());
     let trusted = match App::from_request_state(request) {
         Ok(app) => &app.config.trusted_proxies,
         Err(_) => return peer,
@@ -46,7 +47,7 @@ pub fn client_ip(request: &Request<'_>) -> Option<IpAddr> {
         .flat_map(|value| value.split(','))
         .collect();
     for hop in hops.iter().rev() {
-        match hop.trim().parse::<IpAddr>() {
+        match hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if trusted.contains(&ip) => continue,
             Ok(ip) => return Some(ip),
             // A hop that is not an address cannot be believed, nor anything

@@ -16,10 +16,6 @@ use crate::db::models::UserView;
 pub struct AuthResponse {
     pub user: UserView,
     pub token: String,
-    pub token_type: &'static str,
-    /// Seconds until the token expires; absent when tokens never expire.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in: Option<u64>,
 }
 
 /// Every route that is always mounted.

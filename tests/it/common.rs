@@ -42,15 +42,18 @@ impl TestDb {
         let sqlite = std::env::var(BACKEND_ENV).is_ok_and(|b| b == "sqlite");
         match postgres_admin_url() {
             Some(admin) if !sqlite => Self::on_postgres(admin),
-            _ => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = dir.path().join("test.db").to_string_lossy().into_owned();
-                Self {
-                    url,
-                    dir: Some(dir),
-                    postgres: None,
-                }
-            }
+            _ => Self::sqlite(),
+        }
+    }
+
+    /// A SQLite file of its own, whatever the backend under test.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("test.db").to_string_lossy().into_owned();
+        Self {
+            url,
+            dir: Some(dir),
+            postgres: None,
         }
     }
 
@@ -131,6 +134,25 @@ pub fn encryption_key() -> [u8; 32] {
 pub fn build(config: Config, clock: &Clock) -> rocket::Rocket<rocket::Build> {
     bearer_auth::build_with_audit(figment(), config, clock.clone(), Audit::to(|_| {}))
         .expect("build server")
+}
+
+impl TestServer {
+    /// A server on `db` with `config` (which should name `db`).
+    pub fn on(db: TestDb, config: Config) -> Self {
+        let clock = Clock::system();
+        let client = Client::tracked(build(config, &clock)).expect("valid rocket");
+        Self { client, clock, db }
+    }
+}
+
+/// The keys of a JSON object, sorted.
+pub fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
 }
 
 /// A server with the test config changed by `tweak`.

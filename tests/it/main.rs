@@ -6,6 +6,7 @@ mod common;
 mod attacks;
 mod bearer;
 mod config;
+mod database;
 mod durability;
 mod encryption;
 mod errors;

@@ -67,6 +67,8 @@ fn metrics_count_requests_signins_tokens_and_sessions() {
 fn metrics_are_hidden_from_other_addresses_and_can_be_off() {
     let s = server();
     assert_eq!(scrape(&s.client, ELSEWHERE).0, Status::NotFound);
+    // A server bound to `::` sees local IPv4 clients as IPv4-mapped.
+    assert_eq!(scrape(&s.client, "[::ffff:127.0.0.1]:40000").0, Status::Ok);
     assert_eq!(
         s.client.get("/metrics").dispatch().status(),
         Status::NotFound

@@ -33,6 +33,52 @@ fn no_fresh_token_elsewhere() {
 }
 
 #[test]
+fn no_fresh_token_on_routes_that_do_not_authenticate() {
+    let s = server_with(|c| c.rotate_tokens = true);
+    let token = s.token("alice");
+    for path in ["/health", "/", "/style.css"] {
+        let response = s.get(path, &token);
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        assert!(fresh_token(&response).is_none(), "{path}");
+    }
+}
+
+#[test]
+fn a_fresh_token_that_cannot_be_issued_is_an_error_not_a_bare_2xx() {
+    use bearer_auth::db::DbConn;
+    use diesel::connection::SimpleConnection;
+    let s = server_with(|c| {
+        c.rotate_tokens = true;
+        c.single_use_tokens = true;
+    });
+    let token = s.token("alice");
+    // From now on no token record can be written.
+    let app = app_of(&s.client);
+    let mut conn = app.db.pool().get().expect("connection");
+    let refuse = match &mut *conn {
+        DbConn::Sqlite(conn) => conn.batch_execute(
+            "CREATE TRIGGER refuse_tokens BEFORE INSERT ON single_use_tokens \
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        ),
+        DbConn::Postgres(conn) => conn.batch_execute(
+            "CREATE FUNCTION refuse_tokens() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; \
+             CREATE TRIGGER refuse_tokens BEFORE INSERT ON single_use_tokens \
+             FOR EACH ROW EXECUTE FUNCTION refuse_tokens();",
+        ),
+    };
+    refuse.expect("trigger");
+    drop(conn);
+    let response = s.get("/secret", &token);
+    assert!(fresh_token(&response).is_none());
+    assert_error(
+        response,
+        Status::InternalServerError,
+        "internal server error",
+    );
+}
+
+#[test]
 fn rotation_off_means_no_header() {
     let s = server();
     let token = s.token("alice");

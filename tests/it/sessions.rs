@@ -165,6 +165,22 @@ fn idle_timeout_counts_from_last_use() {
 }
 
 #[test]
+fn a_short_idle_timeout_does_not_end_a_session_in_use() {
+    let s = server_with_clock(bearer_auth::Clock::stopped(), |c| {
+        c.sessions = true;
+        c.token_ttl = 0;
+        c.session_idle_timeout = 4;
+    });
+    let token = s.token("alice");
+    for step in 0..5 {
+        s.clock.advance(3);
+        assert_eq!(s.get("/secret", &token).status(), Status::Ok, "step {step}");
+    }
+    s.clock.advance(4);
+    assert_invalid_token(s.get("/secret", &token));
+}
+
+#[test]
 fn sessions_end_at_the_absolute_timeout() {
     let s = server_with(|c| {
         c.sessions = true;

@@ -8,6 +8,7 @@ fn signin_gives_200_user_and_a_working_token() {
     let id = s.signup("alice")["user"]["id"].clone();
     let (status, body) = json(s.signin("alice", PASSWORD));
     assert_eq!(status, Status::Ok);
+    assert_eq!(keys(&body), ["token", "user"]);
     assert_eq!(body["user"]["id"], id);
     assert_eq!(body["user"]["username"], "alice");
     let token = token_of(&body);
@@ -42,10 +43,51 @@ fn unknown_user_is_indistinguishable_from_wrong_password() {
         headers.sort();
         (response.status(), headers, response.into_string())
     };
+    let bcrypt_runs = || app_of(&s.client).metrics.hash_wait.get_sample_count();
+    let before = bcrypt_runs();
     let wrong = describe(s.signin("alice", "wrong password"));
     let unknown = describe(s.signin("mallory", "wrong password"));
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.0, Status::Unauthorized);
+    // Both cost one bcrypt verify: the unknown user's against a dummy hash.
+    assert_eq!(bcrypt_runs() - before, 2);
+}
+
+#[rocket::async_test]
+async fn a_flood_of_signins_does_not_hold_up_bearer_requests() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let s = async_server_with(|c| {
+        c.bcrypt_cost = 10;
+        c.signin_throttle = false;
+    })
+    .await;
+    let token = s.token("alice").await;
+    let finished = AtomicUsize::new(0);
+    let signins = futures::future::join_all((0..8).map(|_| async {
+        let response = s
+            .client
+            .post("/signin")
+            .header(basic("alice", PASSWORD))
+            .dispatch()
+            .await;
+        finished.fetch_add(1, Ordering::SeqCst);
+        response.status()
+    }));
+    let bearer = async {
+        let response = s
+            .client
+            .get("/secret")
+            .header(bearer(&token))
+            .dispatch()
+            .await;
+        (response.status(), finished.load(Ordering::SeqCst))
+    };
+    let (signins, (status, signins_done_before)) = futures::join!(signins, bearer);
+    assert_eq!(status, Status::Ok);
+    assert!(signins.iter().all(|s| *s == Status::Ok), "{signins:?}");
+    // bcrypt runs on the blocking pool, two at a time: the bearer request
+    // is answered while the signins still wait for it.
+    assert!(signins_done_before < 8, "{signins_done_before}");
 }
 
 #[test]

@@ -16,6 +16,9 @@ fn signup_with_json_gives_201_user_and_token() {
     let response = post_json(&s, r#"{"username":"alice","password":"correct horse"}"#);
     assert_eq!(response.status(), Status::Created);
     let (_, body) = json(response);
+    // Exactly the fields of the contract.
+    assert_eq!(keys(&body), ["token", "user"]);
+    assert_eq!(keys(&body["user"]), ["created_at", "id", "username"]);
     assert!(body["user"]["id"].as_i64().is_some(), "{body}");
     assert_eq!(body["user"]["username"], "alice");
     let created = body["user"]["created_at"].as_str().unwrap_or_default();
