@@ -221,7 +221,19 @@ def main():
     pair = alternate(uncached.port, ["/secret", "/no/such/route"], [auth])
     results["secret_uncached"] = pair["/secret"]
     results["not_found_uncached"] = pair["/no/such/route"]
+    results["peak_rss_uncached_mb"] = uncached.peak_rss_mb()
     uncached.stop()
+
+    # Sessions without the cache: the session row is read on every request.
+    sessions_uncached = Server("sessions_uncached", sessions="true", auth_cache_ttl_ms=0)
+    token = sessions_uncached.signup("bench")
+    auth = f"Authorization: Bearer {token}"
+    wrk(sessions_uncached.port, "/secret", [auth], seconds=2)
+    results["secret_sessions_uncached"] = alternate(
+        sessions_uncached.port, ["/secret"], [auth])["/secret"]
+    results["peak_rss_sessions_uncached_mb"] = sessions_uncached.peak_rss_mb()
+    sessions_uncached.stop()
+    peak = max(v for k, v in results.items() if k.startswith("peak_rss_"))
 
     s, nf, ss = results["secret"], results["not_found"], results["secret_sessions"]
     figures = [
@@ -236,15 +248,19 @@ def main():
          results["signin"]["rps"] / results["bcrypt_limit"] >= 0.9),
         ("p99 of /secret while /signin is saturated", f"{results['secret_under_signin']['p99']:.2f} ms",
          results["secret_under_signin"]["p99"], "<= 20 ms", results["secret_under_signin"]["p99"] <= 20),
-        ("peak memory of the server (VmHWM)",
-         f"{max(results['peak_rss_plain_mb'], results['peak_rss_sessions_mb']):.1f} MB",
-         max(results["peak_rss_plain_mb"], results["peak_rss_sessions_mb"]), "<= 40 MB",
-         max(results["peak_rss_plain_mb"], results["peak_rss_sessions_mb"]) <= 40),
+        ("peak memory of the server (VmHWM)", f"{peak:.1f} MB", peak, "<= 40 MB", peak <= 40),
     ]
     print(json.dumps(results, indent=2))
     for name, raw, value, goal, ok in figures:
         print(f"{'ok  ' if ok else 'MISS'} {name}: {raw} -> {value:.2f} (goal {goal})")
+    # Every run but the 404 one must have been answered 2xx throughout: an
+    # error answered fast would flatter the figures.
+    failed = [key for key, r in results.items()
+              if isinstance(r, dict) and not key.startswith("not_found") and r["non2xx"]]
     write_markdown(info, results, figures)
+    if failed:
+        print(f"runs with non-2xx answers: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -282,14 +298,19 @@ Raw wrk figures:
 |---|---|---|---|---|
 {detail}
 
-(`not_found` answers 404 by design; `signin_during` is the signin load that
-ran while `secret_under_signin` was measured; `*_uncached` ran with
-`auth_cache_ttl_ms = 0`.)
+(`not_found` answers 404 by design; every other run had no non-2xx answer,
+or the harness fails. `signin_during` is the signin load that ran while
+`secret_under_signin` was measured; `*_uncached` ran with
+`auth_cache_ttl_ms = 0`. The 404 path is the server's own: the file server
+of `static/` looks for the file, then the JSON catcher answers, which is why
+it can be slower than `/secret`.)
 
 Without the per-instance cache (`auth_cache_ttl_ms = 0`, every bearer request
 reads the database): `/secret` {results['secret_uncached']['rps']:.0f} requests/s against
 {results['not_found_uncached']['rps']:.0f} for the 404 path, a ratio of
-{results['secret_uncached']['rps'] / results['not_found_uncached']['rps']:.2f}.
+{results['secret_uncached']['rps'] / results['not_found_uncached']['rps']:.2f} (the 0.8 goal {'met' if results['secret_uncached']['rps'] >= 0.8 * results['not_found_uncached']['rps'] else 'missed'} in this mode); with sessions on,
+{results['secret_sessions_uncached']['rps']:.0f} requests/s, a ratio to
+sessions off of {results['secret_sessions_uncached']['rps'] / results['secret_uncached']['rps']:.2f}.
 
 ## What the profile showed, and the fix
 
@@ -315,9 +336,11 @@ The fix kept: a per-instance cache of the rows the guard reads
 repeated token costs no database read; this instance forgets an entry at once
 when it deletes the user or ends the session; on PostgreSQL the others are
 told by `NOTIFY` and forget it within about 50 ms, on a shared SQLite file
-within one TTL (`tests/it/scaling.rs`). Single-use tokens never use it. Good
-signins also stopped writing when nothing changed (the failure rows and the
-known address are read first).
+within one TTL (`tests/it/scaling.rs`). Single-use tokens never use it.
+
+Since then the signin throttle records each attempt before bcrypt, in one
+transaction under a write lock, so that parallel attempts cannot slip past
+its limits: a good signin now writes twice (the attempt, then its clearing).
 """
     with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
         f.write(text)

@@ -10,16 +10,13 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$(realpath "${1:-$repo/target/debug/bearer-auth}")"
 
-if command -v http >/dev/null 2>&1; then
-    HTTP=(http)
-else
-    venv="$repo/target/httpie-venv"
-    if [[ ! -x "$venv/bin/http" ]]; then
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet httpie
-    fi
-    HTTP=("$venv/bin/http")
+# Always httpie from PyPI, in its own venv, whatever `http` is on the PATH.
+venv="$repo/target/httpie-venv"
+if [[ ! -x "$venv/bin/http" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet httpie
 fi
+HTTP=("$venv/bin/http")
 HTTP+=(--ignore-stdin --timeout 30)
 
 work="$(mktemp -d)"

@@ -22,7 +22,7 @@ impl Fairing for SecurityHeaders {
             // The pages load nothing from elsewhere and run no inline code.
             response.set_header(Header::new(
                 "Content-Security-Policy",
-                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
             ));
         }
         if response.content_type() == Some(ContentType::JSON)

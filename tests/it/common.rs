@@ -27,6 +27,21 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// For the tests of PostgreSQL itself: `true`, with a note, when no server
+/// is named. Under CI (`CI` set) that is a failure instead, so that no test
+/// passes there without running.
+pub fn no_postgres() -> bool {
+    if postgres_admin_url().is_some() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must name a PostgreSQL server in {POSTGRES_ENV}"
+    );
+    eprintln!("needs {POSTGRES_ENV}: not run");
+    true
+}
+
 pub const PASSWORD: &str = "correct horse";
 
 /// One test's own database, removed when dropped.

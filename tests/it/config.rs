@@ -115,6 +115,13 @@ fn binary_refuses_bad_config_with_one_line() {
         (vec![("ROCKET_TOKEN_TTL", "abc")], "token_ttl"),
         (vec![("ROCKET_BCRYPT_COST", "99")], "bcrypt_cost"),
         (
+            vec![
+                ("ROCKET_ENCRYPT_TOKENS", "true"),
+                ("ROCKET_TOKEN_ENCRYPTION_KEY", "c2hvcnQ="),
+            ],
+            "token_encryption_key",
+        ),
+        (
             vec![("ROCKET_DATABASE_URL", "/nonexistent/dir/x.db")],
             "database_url",
         ),

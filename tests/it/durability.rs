@@ -169,3 +169,51 @@ fn non_utf8_header_bytes_are_refused_not_fatal() {
     }
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
 }
+
+/// `cargo run --release` on a fresh machine: the shipped `Rocket.toml` read
+/// from the working directory, no environment but the port, and a SQLite
+/// file `bearer-auth.db` created and migrated there.
+#[test]
+fn the_shipped_config_starts_on_a_fresh_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml"),
+        dir.path().join("Rocket.toml"),
+    )
+    .expect("copy Rocket.toml");
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bearer-auth"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ROCKET_") {
+            command.env_remove(name);
+        }
+    }
+    let mut server = command
+        .current_dir(dir.path())
+        .env("ROCKET_PORT", port.to_string())
+        .stdout(std::fs::File::create(&log).expect("log file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let mut health = String::new();
+    for _ in 0..300 {
+        health = raw_http(
+            port,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        if !health.is_empty() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let signup = raw_http(port, &signup_request("alice"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(signup.starts_with("HTTP/1.1 201"), "{signup}");
+    assert!(dir.path().join("bearer-auth.db").is_file());
+    // The `debug` profile says that its secret is the public one.
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("public development value"), "{log}");
+}

@@ -224,8 +224,7 @@ async fn other_instances_see_log_outs_and_deletions_within_the_cache_ttl() {
 /// expire (here the TTL is a minute).
 #[rocket::async_test]
 async fn on_postgres_instances_tell_each_other_at_once() {
-    if postgres_admin_url().is_none() {
-        eprintln!("needs {POSTGRES_ENV}: not run");
+    if no_postgres() {
         return;
     }
     for sessions in [true, false] {

@@ -253,6 +253,19 @@ fn deleting_the_account_ends_every_session() {
 }
 
 #[test]
+fn session_routes_answer_404_when_sessions_are_off() {
+    let s = server();
+    let token = s.token("alice");
+    let (status, _) = json(s.get("/sessions", &token));
+    assert_eq!(status, Status::NotFound);
+    for path in ["/sessions", "/sessions/current", "/sessions/some-id"] {
+        assert_error(s.delete(path, &token), Status::NotFound, "not found");
+    }
+    // The token is untouched.
+    assert_eq!(s.get("/secret", &token).status(), Status::Ok);
+}
+
+#[test]
 fn a_session_token_is_refused_when_sessions_are_off() {
     let on = sessions_server();
     let token = on.token("alice");
