@@ -1,5 +1,6 @@
 //! The real server process: SIGKILL during a stream of signups loses no
-//! user that got a 201, and racing threads get one 201 for one name.
+//! user that got a 201, racing threads get one 201 for one name, and two
+//! processes on one database race safely.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,13 @@ use std::time::Duration;
 use crate::common::*;
 
 fn start(db: &TestDb, dir: &std::path::Path, port: u16) -> Child {
+    start_with(db, dir, port, &[])
+}
+
+/// [`start`] with more environment.
+fn start_with(db: &TestDb, dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("ROCKET_CONFIG", dir.join("none.toml"))
         .env("ROCKET_PORT", port.to_string())
@@ -136,6 +143,71 @@ fn threads_racing_one_name_on_the_real_server_get_one_201() {
     assert_eq!((created, conflict), (1, 11), "{answers:?}");
 }
 
+/// The status code of a raw HTTP answer (0 for none).
+fn status_of(answer: &str) -> u16 {
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default()
+}
+
+/// Two server processes on one database, as behind a load balancer: a
+/// single-use token raced across both by many threads works once, and one
+/// username signed up on both at once is created once.
+#[test]
+fn two_processes_on_one_database_race_safely() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = [free_port(), free_port()];
+    let single_use = [("ROCKET_SINGLE_USE_TOKENS", "true")];
+    let mut servers: Vec<Child> = ports
+        .iter()
+        .map(|port| start_with(&db, dir.path(), *port, &single_use))
+        .collect();
+    let race = |request: String| -> Vec<u16> {
+        let barrier = Arc::new(Barrier::new(16));
+        let racers: Vec<_> = (0..16)
+            .map(|i| {
+                let (barrier, request, port) = (barrier.clone(), request.clone(), ports[i % 2]);
+                thread::spawn(move || {
+                    barrier.wait();
+                    status_of(&raw_http(port, &request))
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .map(|r| r.join().unwrap_or_default())
+            .collect()
+    };
+    let signup = raw_http(ports[0], &signup_request("alice"));
+    let token = body_of(&signup)["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let spends = race(format!(
+        "GET /secret HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    ));
+    let signups = race(signup_request("bob"));
+    for server in &mut servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    assert!(signup.starts_with("HTTP/1.1 201"), "{signup}");
+    let count = |statuses: &[u16], code| statuses.iter().filter(|s| **s == code).count();
+    assert_eq!(
+        (count(&spends, 200), count(&spends, 401)),
+        (1, 15),
+        "{spends:?}"
+    );
+    assert_eq!(
+        (count(&signups, 201), count(&signups, 409)),
+        (1, 15),
+        "{signups:?}"
+    );
+}
+
 /// Header bytes that are not UTF-8 (only a raw socket can send them) are
 /// refused with the usual JSON answers, and the server keeps serving.
 #[test]
@@ -159,11 +231,7 @@ fn non_utf8_header_bytes_are_refused_not_fatal() {
     let _ = server.kill();
     let _ = server.wait();
     for answer in [&signin, &secret] {
-        let status: u16 = answer
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_default();
+        let status = status_of(answer);
         assert!(status == 400 || status == 401, "{answer}");
         assert_eq!(body_of(answer)["error"], "Invalid Login", "{answer}");
     }
