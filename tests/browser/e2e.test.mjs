@@ -48,6 +48,24 @@ async function open(options) {
     problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
     await dialog.dismiss();
   });
+  // Nor the browser's own password dialog, which a 401 with
+  // `WWW-Authenticate: Basic` brings up unless the request omits
+  // credentials. Chromium asks the DevTools protocol first (Fetch with
+  // handleAuthRequests): every such ask is a dialog the user would have seen.
+  const cdp = await context.newCDPSession(page);
+  cdp.on('Fetch.requestPaused', (event) => {
+    cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(() => {});
+  });
+  cdp.on('Fetch.authRequired', (event) => {
+    problems.push(`password dialog: ${event.request.method} ${event.request.url}`);
+    cdp
+      .send('Fetch.continueWithAuth', {
+        requestId: event.requestId,
+        authChallengeResponse: { response: 'CancelAuth' },
+      })
+      .catch(() => {});
+  });
+  await cdp.send('Fetch.enable', { handleAuthRequests: true, patterns: [{ urlPattern: '*' }] });
   return { context, page, problems };
 }
 
