@@ -16,7 +16,7 @@
 //! [`POLL`], well before the TTL.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -200,17 +200,24 @@ impl AuthCache {
 }
 
 /// Listens for revocations from every instance on a PostgreSQL database and
-/// applies them to this instance's cache, until the server is gone. Runs on
-/// its own thread with its own connection; after a lost connection it
-/// reconnects and empties the cache, since notifications may have been
-/// missed meanwhile.
-pub fn listen(url: String, app: Weak<App>) {
+/// applies them to this instance's cache, until `stop` is set (the server
+/// shuts down) or the server is gone. Runs on its own thread with its own
+/// connection; after a lost connection it reconnects and empties the cache,
+/// since notifications may have been missed meanwhile.
+pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
+    let stopped = || {
+        let done = stop.load(Ordering::SeqCst) || app.strong_count() == 0;
+        if done {
+            log::info!("revocation listener stopped");
+        }
+        done
+    };
     loop {
         let mut conn = match PgConnection::establish(&url) {
             Ok(conn) => conn,
             Err(error) => {
                 log::warn!("revocation listener cannot connect: {error}");
-                if app.strong_count() == 0 {
+                if stopped() {
                     return;
                 }
                 std::thread::sleep(Duration::from_secs(1));
@@ -223,6 +230,9 @@ pub fn listen(url: String, app: Weak<App>) {
             continue;
         }
         loop {
+            if stopped() {
+                return;
+            }
             let Some(app) = app.upgrade() else {
                 return;
             };

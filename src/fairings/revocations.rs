@@ -1,6 +1,7 @@
 //! On PostgreSQL, starts the thread that applies other instances'
 //! revocations to this instance's auth cache (see `auth_cache.rs`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
@@ -32,9 +33,17 @@ impl Fairing for RevocationListener {
         }
         let url = crate::db::with_connect_timeout(url, app.config.database_timeout);
         let app = Arc::downgrade(app);
+        // Told to stop when the server shuts down.
+        let stop = Arc::new(AtomicBool::new(false));
+        let shutdown = rocket.shutdown();
+        let flag = Arc::clone(&stop);
+        rocket::tokio::spawn(async move {
+            shutdown.await;
+            flag.store(true, Ordering::SeqCst);
+        });
         let started = std::thread::Builder::new()
             .name("revocations".into())
-            .spawn(move || crate::auth_cache::listen(url, app));
+            .spawn(move || crate::auth_cache::listen(url, app, &stop));
         if let Err(error) = started {
             log::error!("revocation listener did not start: {error}");
         }

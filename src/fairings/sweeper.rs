@@ -48,7 +48,10 @@ impl Fairing for Sweeper {
             rocket::tokio::pin!(shutdown);
             loop {
                 rocket::tokio::select! {
-                    _ = &mut shutdown => break,
+                    _ = &mut shutdown => {
+                        log::info!("session sweeper stopped");
+                        break;
+                    }
                     _ = ticks.tick() => {
                         match sweep_once(&app).await {
                             Ok((0, 0)) => {}

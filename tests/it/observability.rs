@@ -176,10 +176,11 @@ fn every_auth_event_is_audited_once() {
 }
 
 /// SIGTERM while a slow signup (bcrypt at cost 13) is in flight: the signup
-/// still gets its 201, then the process exits cleanly.
+/// still gets its 201, the sweeper stops, then the process exits cleanly.
 #[test]
 fn sigterm_lets_requests_in_flight_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
         .current_dir(dir.path())
@@ -191,7 +192,7 @@ fn sigterm_lets_requests_in_flight_finish() {
         .env("ROCKET_DATABASE_URL", dir.path().join("x.db"))
         .env("ROCKET_BCRYPT_COST", "13")
         .env("ROCKET_SESSION_SWEEP_INTERVAL", "1")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("log file"))
         .stderr(Stdio::null())
         .spawn()
         .expect("start server");
@@ -221,4 +222,6 @@ fn sigterm_lets_requests_in_flight_finish() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("session sweeper stopped"), "{log}");
 }

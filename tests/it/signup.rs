@@ -51,6 +51,33 @@ fn signup_with_form_gives_201() {
 }
 
 #[test]
+fn signup_form_with_bytes_that_are_not_utf8_is_422_not_replaced() {
+    let s = server();
+    for (body, message) in [
+        (
+            "username=%ff%fe&password=correct%20horse",
+            "field `username` is not valid UTF-8",
+        ),
+        (
+            "username=bob&username=eve&password=correct%20horse",
+            "field `username` is given more than once",
+        ),
+    ] {
+        let response = s
+            .client
+            .post("/signup")
+            .header(ContentType::Form)
+            .body(body)
+            .dispatch();
+        assert_error(response, Status::UnprocessableEntity, message);
+    }
+    assert_eq!(
+        json(s.get("/users", &s.token("carol"))).1,
+        serde_json::json!(["carol"])
+    );
+}
+
+#[test]
 fn signup_form_missing_field_is_422_naming_it() {
     let s = server();
     let response = s
