@@ -66,6 +66,18 @@ fn wait_until(until: i64, now: i64) -> Option<u64> {
     (until > now).then(|| (until - now) as u64)
 }
 
+/// The wait after `count` failures, the latest at `latest`, when `free` are
+/// free. Nothing while the failures are free: a failure recorded a second
+/// after this attempt's `now` (by an attempt that started later) must not
+/// make it wait.
+fn delay_wait(count: i64, latest: Option<i64>, free: i64, now: i64) -> Option<u64> {
+    let delay = delay(count, free);
+    if delay == 0 {
+        return None;
+    }
+    wait_until(latest? + delay, now)
+}
+
 /// Decides whether an attempt for `username` from `address` may reach bcrypt
 /// and, if so, records it as a failure (cleared by [`record_success`] when
 /// the password proves right). Concurrent calls, from any instance, are
@@ -116,20 +128,16 @@ fn check(
         .filter(signin_failures::client_addr.eq(address))
         .select((count_star(), max(signin_failures::failed_at)))
         .first(conn)?;
-    if let Some(latest) = latest {
-        if let Some(wait) = wait_until(latest + delay(count, USER_ADDRESS_FREE), now) {
-            return Ok(Verdict::Wait(wait));
-        }
+    if let Some(wait) = delay_wait(count, latest, USER_ADDRESS_FREE, now) {
+        return Ok(Verdict::Wait(wait));
     }
 
     let (count, latest): (i64, Option<i64>) = recent
         .filter(signin_failures::client_addr.eq(address))
         .select((count_star(), max(signin_failures::failed_at)))
         .first(conn)?;
-    if let Some(latest) = latest {
-        if let Some(wait) = wait_until(latest + delay(count, ADDRESS_FREE), now) {
-            return Ok(Verdict::Wait(wait));
-        }
+    if let Some(wait) = delay_wait(count, latest, ADDRESS_FREE, now) {
+        return Ok(Verdict::Wait(wait));
     }
 
     let (count, oldest): (i64, Option<i64>) = recent
@@ -243,6 +251,15 @@ pub fn sweep(conn: &mut DbConn, now: i64) -> Result<usize, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_failures_never_wait_even_when_recorded_after_now() {
+        // Four failures, the latest a second after this attempt's `now`.
+        assert_eq!(delay_wait(4, Some(101), 5, 100), None);
+        assert_eq!(delay_wait(5, Some(101), 5, 100), Some(2));
+        assert_eq!(delay_wait(5, Some(90), 5, 100), None);
+        assert_eq!(delay_wait(0, None, 5, 100), None);
+    }
 
     #[test]
     fn delays_double_up_to_the_cap() {
