@@ -179,7 +179,14 @@ pub fn build_with_audit(
             "/",
             FileServer::new(static_dir(), Options::Index | Options::Missing),
         )
-        .register("/", error::catchers())
+        .register("/", error::catchers());
+    // Response fairings run in the order attached. Rotation comes first: it
+    // may turn a 2xx into an error, which the headers and the metrics must
+    // then see.
+    if rotate {
+        rocket = rocket.attach(fairings::TokenRotation);
+    }
+    rocket = rocket
         .attach(fairings::SecurityHeaders)
         .attach(fairings::RequestMetrics)
         .attach(fairings::Sweeper)
@@ -189,9 +196,6 @@ pub fn build_with_audit(
     }
     if metrics {
         rocket = rocket.mount("/", routes::metrics::routes());
-    }
-    if rotate {
-        rocket = rocket.attach(fairings::TokenRotation);
     }
     if dev_secret {
         rocket = rocket.attach(rocket::fairing::AdHoc::on_liftoff(

@@ -48,7 +48,7 @@ impl DbManager {
     /// The URL with a connect timeout, so that an unreachable server cannot
     /// hold a thread longer than a request may wait.
     fn postgres_url(&self, url: &str) -> String {
-        with_connect_timeout(url, self.connect_timeout)
+        with_timeouts(url, self.connect_timeout)
     }
 }
 
@@ -199,7 +199,7 @@ pub fn announce(conn: &mut DbConn, revoked: &crate::auth_cache::Revoked) -> Resu
 /// `tcp_user_timeout` of as long, unless it sets them: a server that stops
 /// answering (a network cut, not a refusal) then breaks the connection
 /// instead of holding a thread for ever.
-pub fn with_connect_timeout(url: &str, seconds: u64) -> String {
+pub fn with_timeouts(url: &str, seconds: u64) -> String {
     let mut url = url.to_owned();
     for (key, value) in [
         ("connect_timeout", seconds.to_string()),

@@ -31,7 +31,7 @@ impl Fairing for RevocationListener {
         if !app.cache.enabled() {
             return;
         }
-        let url = crate::db::with_connect_timeout(url, app.config.database_timeout);
+        let url = crate::db::with_timeouts(url, app.config.database_timeout);
         let app = Arc::downgrade(app);
         // Told to stop when the server shuts down.
         let stop = Arc::new(AtomicBool::new(false));

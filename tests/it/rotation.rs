@@ -76,6 +76,20 @@ fn a_fresh_token_that_cannot_be_issued_is_an_error_not_a_bare_2xx() {
         Status::InternalServerError,
         "internal server error",
     );
+    // Counted as what it was answered.
+    let metrics = s
+        .client
+        .get("/metrics")
+        .remote("127.0.0.1:40000".parse().expect("address"))
+        .dispatch()
+        .into_string()
+        .unwrap_or_default();
+    assert!(
+        metrics.contains(
+            r#"bearer_auth_http_requests_total{method="GET",route="/secret",status="500"} 1"#
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]

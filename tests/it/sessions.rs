@@ -7,6 +7,14 @@ fn sessions_server() -> TestServer {
     server_with(|c| c.sessions = true)
 }
 
+/// The session id a (signed, not encrypted) token carries.
+fn sid_of(token: &str) -> String {
+    segment(token, 1)["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn list(s: &TestServer, token: &str) -> Vec<Value> {
     let (status, body) = json(s.get("/sessions", token));
     assert_eq!(status, Status::Ok, "{body}");
@@ -74,15 +82,9 @@ fn ending_one_session_by_id() {
     let s = sessions_server();
     let token = s.token("alice");
     let other = token_of(&json(s.signin("alice", PASSWORD)).1);
-    let other_sid = segment(&other, 1)["sid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let other_sid = sid_of(&other);
     let bob = s.token("bob");
-    let bob_sid = segment(&bob, 1)["sid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let bob_sid = sid_of(&bob);
     // Not someone else's session, not an unknown one.
     assert_error(
         s.delete(&format!("/sessions/{bob_sid}"), &token),
@@ -111,10 +113,7 @@ fn another_users_session_id_changes_nothing_with_single_use_tokens() {
     });
     let alice = s.token("alice");
     let bob = s.token("bob");
-    let bob_sid = segment(&bob, 1)["sid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let bob_sid = sid_of(&bob);
     assert_error(
         s.delete(&format!("/sessions/{bob_sid}"), &alice),
         Status::NotFound,
