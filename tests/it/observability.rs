@@ -212,7 +212,21 @@ fn sigterm_lets_requests_in_flight_finish() {
         body.len()
     );
     let in_flight = thread::spawn(move || raw_http(port, &request));
-    thread::sleep(Duration::from_millis(150));
+    // SIGTERM once the signup's bcrypt has started (the metrics count the
+    // hashing slot it took), so the request is surely in flight.
+    let mut hashing = false;
+    for _ in 0..250 {
+        let metrics = raw_http(
+            port,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        if metrics.contains("bearer_auth_password_hash_wait_seconds_count 1") {
+            hashing = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(hashing, "the signup never reached bcrypt");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
