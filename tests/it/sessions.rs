@@ -15,6 +15,14 @@ fn sid_of(token: &str) -> String {
         .to_owned()
 }
 
+/// Uses `token` `times` times, `every` seconds apart; each use must work.
+fn keep_using(s: &TestServer, token: &str, every: i64, times: usize) {
+    for step in 0..times {
+        s.clock.advance(every);
+        assert_eq!(s.get("/secret", token).status(), Status::Ok, "step {step}");
+    }
+}
+
 fn list(s: &TestServer, token: &str) -> Vec<Value> {
     let (status, body) = json(s.get("/sessions", token));
     assert_eq!(status, Status::Ok, "{body}");
@@ -155,10 +163,7 @@ fn idle_timeout_counts_from_last_use() {
         c.token_ttl = 0;
     });
     let token = s.token("alice");
-    for _ in 0..5 {
-        s.clock.advance(1700);
-        assert_eq!(s.get("/secret", &token).status(), Status::Ok);
-    }
+    keep_using(&s, &token, 1700, 5);
     s.clock.advance(1801);
     assert_invalid_token(s.get("/secret", &token));
 }
@@ -171,10 +176,7 @@ fn a_short_idle_timeout_does_not_end_a_session_in_use() {
         c.session_idle_timeout = 4;
     });
     let token = s.token("alice");
-    for step in 0..5 {
-        s.clock.advance(3);
-        assert_eq!(s.get("/secret", &token).status(), Status::Ok, "step {step}");
-    }
+    keep_using(&s, &token, 3, 5);
     s.clock.advance(4);
     assert_invalid_token(s.get("/secret", &token));
 }
@@ -187,10 +189,7 @@ fn sessions_end_at_the_absolute_timeout() {
         c.session_absolute_timeout = 5000;
     });
     let token = s.token("alice");
-    for _ in 0..4 {
-        s.clock.advance(1200);
-        assert_eq!(s.get("/secret", &token).status(), Status::Ok);
-    }
+    keep_using(&s, &token, 1200, 4);
     s.clock.advance(1200);
     assert_invalid_token(s.get("/secret", &token));
 }
