@@ -23,7 +23,8 @@ fn claims_for(sub: &str) -> serde_json::Value {
 #[test]
 fn protected_routes_answer_with_a_valid_token() {
     let s = server();
-    let token = s.token("alice");
+    let signup = s.signup("alice");
+    let token = token_of(&signup);
     s.signup("bob");
     for path in ["/secret", "/secretstuff"] {
         let (status, body) = json(s.get(path, &token));
@@ -38,8 +39,9 @@ fn protected_routes_answer_with_a_valid_token() {
     assert_eq!(body, json!(["alice", "bob"]));
     let (status, body) = json(s.get("/me", &token));
     assert_eq!(status, Status::Ok);
-    assert_eq!(body["username"], "alice");
-    assert!(body.get("password_hash").is_none());
+    // The same user object as at signup, and nothing more.
+    assert_eq!(body, signup["user"]);
+    assert_eq!(keys(&body), ["created_at", "id", "username"]);
 }
 
 #[test]
@@ -52,6 +54,7 @@ fn missing_header_is_401_without_error_code() {
     }
     let response = s.client.delete("/me").dispatch();
     assert_eq!(challenge(&response).as_deref(), Some(BEARER));
+    assert_error(response, Status::Unauthorized, "Invalid Login");
 }
 
 #[test]
