@@ -37,8 +37,35 @@ pub fn figment() -> Figment {
         .select(profile)
 }
 
-/// Which database backend a `database_url` selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Refuses a `ROCKET_CONFIG` that names no readable file: a typo in that
+/// path must not silently drop the operator's settings. (A missing default
+/// `Rocket.toml` is fine: the built-in defaults apply.) A relative path is
+/// looked for in the working directory and its parents, as the figment does.
+pub fn check_config_file() -> Result<(), ConfigError> {
+    let Some(path) = std::env::var_os("ROCKET_CONFIG") else {
+        return Ok(());
+    };
+    let path = std::path::PathBuf::from(path);
+    let found = if path.is_absolute() {
+        std::fs::File::open(&path).is_ok()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.ancestors().any(|dir| dir.join(&path).is_file()))
+            .unwrap_or(false)
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "ROCKET_CONFIG",
+            format!("names {}, which is not a readable file", path.display()),
+        ))
+    }
+}
+
+/// Which database backend a `database_url` selects. Its `Debug` form hides
+/// any password the URL holds.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// A SQLite file path (or `:memory:`).
     Sqlite(String),
@@ -68,6 +95,39 @@ impl DatabaseUrl {
     /// Whether this is an in-memory SQLite database (one connection only).
     pub fn is_memory(&self) -> bool {
         matches!(self, Self::Sqlite(p) if p == ":memory:" || p.contains("mode=memory"))
+    }
+
+    /// The URL with its password, if any, replaced: fit for a log line.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.clone(),
+            Self::Postgres(url) => without_password(url),
+        }
+    }
+}
+
+/// `scheme://user:password@host/...` as `scheme://user:<redacted>@host/...`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(_) => write!(f, "Sqlite({:?})", self.redacted()),
+            Self::Postgres(_) => write!(f, "Postgres({:?})", self.redacted()),
+        }
     }
 }
 
@@ -166,7 +226,7 @@ impl fmt::Debug for Config {
     // Never print secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database_url", &self.database_url.redacted())
             .field("database_pool_size", &self.database_pool_size)
             .field("jwt_secret", &"<redacted>")
             .field("token_ttl", &self.token_ttl)
@@ -317,14 +377,21 @@ impl Config {
             }
         }
 
-        let token_encryption_key = match (raw.encrypt_tokens, raw.token_encryption_key) {
+        // A key that is given is checked even while encryption is off, so
+        // that switching it on later cannot be the first sign of a bad key.
+        let key = raw
+            .token_encryption_key
+            .as_deref()
+            .map(decode_key)
+            .transpose()?;
+        let token_encryption_key = match (raw.encrypt_tokens, key) {
             (true, None) => {
                 return Err(ConfigError::new(
                     "token_encryption_key",
                     "is required when `encrypt_tokens` is on: base64 of 32 random bytes",
                 ))
             }
-            (true, Some(key)) => Some(decode_key(&key)?),
+            (true, key) => key,
             (false, _) => None,
         };
 
@@ -368,10 +435,11 @@ impl Config {
 }
 
 fn decode_key(value: &str) -> Result<[u8; 32], ConfigError> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let value = value.trim();
     let bytes = STANDARD
         .decode(value)
+        .or_else(|_| STANDARD_NO_PAD.decode(value))
         .or_else(|_| URL_SAFE.decode(value))
         .or_else(|_| URL_SAFE_NO_PAD.decode(value))
         .map_err(|_| ConfigError::new("token_encryption_key", "is not valid base64"))?;
@@ -412,6 +480,31 @@ mod tests {
         );
         assert!(DatabaseUrl::parse("").is_err());
         assert!(DatabaseUrl::parse(":memory:").is_ok_and(|u| u.is_memory()));
+    }
+
+    #[test]
+    fn printed_urls_hide_the_password() {
+        let url =
+            DatabaseUrl::Postgres("postgres://app:s3cret@db:5432/auth?sslmode=require".into());
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:<redacted>@db:5432/auth?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let plain = DatabaseUrl::Postgres("postgres://app@db/auth".into());
+        assert_eq!(plain.redacted(), "postgres://app@db/auth");
+    }
+
+    #[test]
+    fn a_given_encryption_key_is_checked_even_while_encryption_is_off() {
+        let raw = RawConfig {
+            token_encryption_key: Some("abc".into()),
+            ..RawConfig::default()
+        };
+        let error = Config::validate(raw, "debug").err();
+        assert!(error.is_some_and(|e| e.key == "token_encryption_key"));
+        let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode([7u8; 32]);
+        assert_eq!(decode_key(&unpadded), Ok([7u8; 32]));
     }
 
     #[test]

@@ -89,6 +89,31 @@ impl App {
             .ok_or_else(|| ApiError::internal("state", "App is not managed"))
     }
 
+    /// Signs (and encrypts) a token for `subject`, and counts it.
+    fn sign(&self, subject: &Subject, now: i64) -> Result<Issued, ApiError> {
+        let issued = self.tokens.issue(subject, now)?;
+        self.metrics.tokens_issued.inc();
+        Ok(issued)
+    }
+
+    /// A fresh token for an authenticated request (`rotate_tokens`). Only a
+    /// single-use token needs the database, for its record; any other is
+    /// just signed, without waiting for a connection.
+    pub async fn rotate(
+        self: &Arc<Self>,
+        user_id: i64,
+        subject: Subject,
+    ) -> Result<Issued, ApiError> {
+        let now = self.clock.now();
+        if !self.config.single_use_tokens {
+            return self.sign(&subject, now);
+        }
+        let app = Arc::clone(self);
+        self.db
+            .run(move |conn| app.issue_token(conn, user_id, &subject, now))
+            .await
+    }
+
     /// Issues a token for `subject`, recording it when tokens are single-use.
     pub fn issue_token(
         &self,
@@ -97,8 +122,7 @@ impl App {
         subject: &Subject,
         now: i64,
     ) -> Result<Issued, ApiError> {
-        let issued = self.tokens.issue(subject, now)?;
-        self.metrics.tokens_issued.inc();
+        let issued = self.sign(subject, now)?;
         if self.config.single_use_tokens {
             let session = match subject {
                 Subject::Session(id) => Some(id.as_str()),
@@ -146,6 +170,7 @@ fn static_dir() -> PathBuf {
 
 /// Builds the server from `Rocket.toml`, `ROCKET_PROFILE` and `ROCKET_<KEY>`.
 pub fn rocket() -> Result<Rocket<Build>, ConfigError> {
+    config::check_config_file()?;
     let figment = config::figment();
     let config = Config::from_figment(&figment)?;
     build(figment, config, Clock::system())

@@ -118,16 +118,26 @@ impl Db {
             url,
             connect_timeout: config.database_timeout,
         };
-        // Try once by hand for a clear message instead of r2d2's timeout.
-        let mut first = manager.connect().map_err(|e| {
-            ConfigError::new("database_url", format!("cannot open the database: {}", e))
-        })?;
-        run_migrations(&mut first)
-            .map_err(|e| ConfigError::new("database_url", format!("migrations failed: {e}")))?;
-        drop(first);
-        let pool = builder.build(manager).map_err(|e| {
+        let migrate = |conn: &mut DbConn| {
+            run_migrations(conn)
+                .map_err(|e| ConfigError::new("database_url", format!("migrations failed: {e}")))
+        };
+        fn cannot_open(e: impl std::fmt::Display) -> ConfigError {
             ConfigError::new("database_url", format!("cannot open the database: {e}"))
-        })?;
+        }
+        // Try once by hand for a clear message instead of r2d2's timeout. An
+        // in-memory database dies with its connection, so it is migrated
+        // through the pool's one connection instead.
+        let mut first = manager.connect().map_err(cannot_open)?;
+        if !memory {
+            migrate(&mut first)?;
+        }
+        drop(first);
+        let pool = builder.build(manager).map_err(cannot_open)?;
+        if memory {
+            let mut conn = pool.get().map_err(cannot_open)?;
+            migrate(&mut conn)?;
+        }
         Ok(Self {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
@@ -169,11 +179,19 @@ impl Db {
         .map_err(|e| ApiError::internal("database task", e))?
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database answers a trivial query on the `users` table
+    /// (so a database without the schema is not healthy either).
     pub async fn ping(&self) -> bool {
-        self.run(|conn| conn.ping().map_err(ApiError::from))
-            .await
-            .is_ok()
+        use diesel::{QueryDsl, RunQueryDsl};
+        self.run(|conn| {
+            schema::users::table
+                .select(schema::users::id)
+                .limit(1)
+                .load::<i64>(conn)
+                .map_err(ApiError::from)
+        })
+        .await
+        .is_ok()
     }
 
     /// The pool, for tests and tools.

@@ -9,7 +9,7 @@ use super::schema::{sessions, single_use_tokens, users};
 use super::DbConn;
 use crate::auth_cache::Revoked;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, Challenge};
 
 /// An account.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -228,7 +228,10 @@ impl Session {
                     .filter(sessions::user_id.eq(user_id)),
             )
             .execute(conn)?;
-            super::announce(conn, &Revoked::Session(id.to_owned()))?;
+            // Only a session that really ended is worth telling the others.
+            if ended == 1 {
+                super::announce(conn, &Revoked::Session(id.to_owned()))?;
+            }
             Ok::<_, ApiError>(ended)
         })
         .map(|n| n == 1)
@@ -276,7 +279,9 @@ impl Session {
 pub struct SingleUseToken;
 
 impl SingleUseToken {
-    /// Records a freshly issued token as spendable once.
+    /// Records a freshly issued token as spendable once. If its session or
+    /// user is gone (ended or deleted by a request racing this one), the
+    /// token has nothing to speak for: `invalid_token`, not a fault.
     pub fn record(
         conn: &mut DbConn,
         jti: &str,
@@ -291,7 +296,13 @@ impl SingleUseToken {
                 single_use_tokens::session_id.eq(session_id),
                 single_use_tokens::expires_at.eq(expires_at),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| match e {
+                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    ApiError::Unauthenticated(Challenge::InvalidToken)
+                }
+                e => e.into(),
+            })?;
         Ok(())
     }
 

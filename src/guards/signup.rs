@@ -45,26 +45,46 @@ pub fn validate_username(username: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The two fields of a JSON body, as given. Unlike a map, a struct refuses
+/// a field given twice instead of keeping the last value.
+#[derive(serde::Deserialize)]
+struct JsonFields {
+    #[serde(default)]
+    username: Option<Value>,
+    #[serde(default)]
+    password: Option<Value>,
+}
+
 fn from_json(body: &str) -> Result<SignupRequest, ApiError> {
     let value: Value = serde_json::from_str(body)
         .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
-    let Value::Object(fields) = value else {
+    if !value.is_object() {
         return Err(ApiError::BadRequest(
             "body must be a JSON object with `username` and `password`".into(),
         ));
-    };
-    let field = |name: &str| match fields.get(name) {
+    }
+    // The body is a valid JSON object: the one way left to fail is a
+    // duplicate field.
+    let fields: JsonFields = serde_json::from_str(body).map_err(|e| {
+        let name = if e.to_string().contains("`username`") {
+            "username"
+        } else {
+            "password"
+        };
+        ApiError::Unprocessable(format!("field `{name}` is given more than once"))
+    })?;
+    let field = |name: &str, value: Option<Value>| match value {
         None | Some(Value::Null) => Err(ApiError::Unprocessable(format!(
             "field `{name}` is missing"
         ))),
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ApiError::Unprocessable(format!(
             "field `{name}` must be a string"
         ))),
     };
     Ok(SignupRequest {
-        username: field("username")?,
-        password: field("password")?,
+        username: field("username", fields.username)?,
+        password: field("password", fields.password)?,
     })
 }
 
@@ -125,7 +145,8 @@ impl<'r> FromData<'r> for SignupRequest {
                 return Outcome::Error((error.status(), error));
             }
             Err(e) => {
-                let error = ApiError::BadRequest(format!("body could not be read: {e}"));
+                log::warn!("signup body could not be read: {e}");
+                let error = ApiError::BadRequest("body could not be read".into());
                 return Outcome::Error((error.status(), error));
             }
         };
@@ -163,6 +184,10 @@ mod tests {
         assert!(e.is_some_and(|e| e.message().contains("password")));
         assert!(from_json("[1]").is_err());
         assert!(from_json("{").is_err());
+        let e = from_json(r#"{"username": "a", "username": "b", "password": "correcthorse"}"#);
+        assert!(e.is_err_and(|e| e.message() == "field `username` is given more than once"));
+        let e = from_json(r#"{"username": "a", "password": "x", "password": "correcthorse"}"#);
+        assert!(e.is_err_and(|e| e.message() == "field `password` is given more than once"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use rocket::http::uri::Origin;
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{Route, State};
@@ -80,6 +81,10 @@ async fn end_one(
     client: ClientInfo,
     id: String,
 ) -> Result<Status, ApiError> {
+    // No session has any other id: refuse it without a query.
+    if !crate::tokens::is_random_id(&id) {
+        return Err(ApiError::NotFound);
+    }
     let user_id = auth.user.id;
     let target = id.clone();
     let ended = app
@@ -107,7 +112,13 @@ async fn end_all(
     app: &State<Arc<App>>,
     auth: BearerUser,
     client: ClientInfo,
+    uri: &Origin<'_>,
 ) -> Result<Status, ApiError> {
+    // Rocket also routes `/sessions/` here; that is `/sessions/<id>` with
+    // an empty id, which must not log the user out everywhere.
+    if uri.path().ends_with('/') {
+        return Err(ApiError::NotFound);
+    }
     let user_id = auth.user.id;
     let ended = app
         .db

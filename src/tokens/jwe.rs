@@ -32,6 +32,11 @@ impl Jwe {
 
     /// Encrypts `plaintext` with a fresh random 96-bit IV.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, ApiError> {
+        self.seal(&self.header_b64, plaintext)
+    }
+
+    /// Encrypts `plaintext` under the protected header `header_b64`.
+    fn seal(&self, header_b64: &str, plaintext: &[u8]) -> Result<String, ApiError> {
         let mut iv = [0u8; IV_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut iv);
         let sealed = self
@@ -40,14 +45,14 @@ impl Jwe {
                 Nonce::from_slice(&iv),
                 Payload {
                     msg: plaintext,
-                    aad: self.header_b64.as_bytes(),
+                    aad: header_b64.as_bytes(),
                 },
             )
             .map_err(|_| ApiError::internal("token encryption", "AES-GCM failed"))?;
         let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_BYTES);
         Ok(format!(
             "{}..{}.{}.{}",
-            self.header_b64,
+            header_b64,
             URL_SAFE_NO_PAD.encode(iv),
             URL_SAFE_NO_PAD.encode(ciphertext),
             URL_SAFE_NO_PAD.encode(tag)
@@ -75,10 +80,10 @@ impl Jwe {
         if header.contains_key("zip") || header.contains_key("crit") {
             return Err(Refusal::Malformed);
         }
-        if let Some(cty) = field("cty") {
-            if !cty.eq_ignore_ascii_case("JWT") {
-                return Err(Refusal::Malformed);
-            }
+        // The plaintext is a JWT, and the header must say so (RFC 7519
+        // section 5.2 for nested JWTs).
+        if !field("cty").is_some_and(|cty| cty.eq_ignore_ascii_case("JWT")) {
+            return Err(Refusal::Malformed);
         }
         let iv = decode(iv)?;
         let tag = decode(tag)?;
@@ -120,5 +125,22 @@ mod tests {
         assert!(jwe.decrypt(truncated).is_err());
         // Two encryptions of one plaintext differ (fresh IV).
         assert_ne!(jwe.encrypt(b"x").ok(), jwe.encrypt(b"x").ok());
+    }
+
+    #[test]
+    fn the_header_must_name_a_nested_jwt() {
+        let jwe = Jwe::new(&[1u8; 32]);
+        for header in [
+            r#"{"alg":"dir","enc":"A256GCM"}"#,
+            r#"{"alg":"dir","enc":"A256GCM","cty":"json"}"#,
+        ] {
+            let token = jwe
+                .seal(&URL_SAFE_NO_PAD.encode(header), b"a.b.c")
+                .unwrap_or_default();
+            assert_eq!(jwe.decrypt(&token), Err(Refusal::Malformed), "{header}");
+        }
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"dir","enc":"A256GCM","cty":"jwt"}"#);
+        let token = jwe.seal(&header, b"a.b.c").unwrap_or_default();
+        assert_eq!(jwe.decrypt(&token), Ok(b"a.b.c".to_vec()));
     }
 }

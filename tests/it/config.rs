@@ -125,10 +125,18 @@ fn binary_refuses_bad_config_with_one_line() {
             vec![("ROCKET_DATABASE_URL", "/nonexistent/dir/x.db")],
             "database_url",
         ),
+        (
+            vec![("ROCKET_CONFIG", "/nonexistent/Rocket.toml")],
+            "ROCKET_CONFIG",
+        ),
+        (
+            vec![("ROCKET_TOKEN_ENCRYPTION_KEY", "not a key")],
+            "token_encryption_key",
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
             .current_dir(dir.path())
-            .env("ROCKET_CONFIG", dir.path().join("none.toml"))
+            .env("ROCKET_CONFIG", "/dev/null")
             .env("ROCKET_PORT", "0")
             .env("ROCKET_DATABASE_URL", dir.path().join("x.db"))
             .envs(env.clone())

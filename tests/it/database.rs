@@ -106,3 +106,36 @@ async fn a_pool_without_a_free_connection_answers_503_in_bounded_time() {
         Status::Ok
     );
 }
+
+/// `:memory:` is a database of its own, migrated on the one connection that
+/// keeps it alive.
+#[test]
+fn an_in_memory_database_serves() {
+    let config = bearer_auth::Config::for_tests(":memory:").expect("config");
+    let s = TestServer::on(TestDb::sqlite(), config);
+    let token = s.token("alice");
+    let (status, body) = json(s.get("/users", &token));
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, serde_json::json!(["alice"]));
+    assert_eq!(s.client.get("/health").dispatch().status(), Status::Ok);
+}
+
+/// `/health` asks the schema, not only the connection.
+#[test]
+fn health_is_503_without_the_schema() {
+    let db = TestDb::sqlite();
+    let config = config(&db);
+    let s = TestServer::on(db, config);
+    assert_eq!(s.client.get("/health").dispatch().status(), Status::Ok);
+    let app = app_of(&s.client);
+    let mut conn = app.db.pool().get().expect("connection");
+    diesel::sql_query("DROP TABLE users")
+        .execute(&mut *conn)
+        .expect("drop users");
+    drop(conn);
+    assert_error(
+        s.client.get("/health").dispatch(),
+        Status::ServiceUnavailable,
+        "service unavailable",
+    );
+}

@@ -276,3 +276,20 @@ fn a_session_token_is_refused_when_sessions_are_off() {
     let response = client.get("/secret").header(bearer(&token)).dispatch();
     assert_invalid_token(response);
 }
+
+/// A client that builds `/sessions/` + an empty id must not log the user out
+/// everywhere, and an id that no session could have is 404 without a query.
+#[test]
+fn only_exact_paths_end_sessions() {
+    let s = sessions_server();
+    let a = s.token("alice");
+    let b = token_of(&json(s.signin("alice", PASSWORD)).1);
+    assert_error(s.delete("/sessions/", &a), Status::NotFound, "not found");
+    let long = "x".repeat(9000);
+    for id in ["nonsense", "%00", long.as_str()] {
+        let path = format!("/sessions/{id}");
+        assert_error(s.delete(&path, &a), Status::NotFound, "not found");
+    }
+    assert_eq!(list(&s, &a).len(), 2);
+    assert_eq!(s.get("/secret", &b).status(), Status::Ok);
+}

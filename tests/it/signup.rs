@@ -253,3 +253,25 @@ fn hashes_are_bcrypt_at_the_configured_cost() {
         .expect("one user");
     assert!(hash.starts_with("$2b$05$"), "{hash}");
 }
+
+/// JSON as strict as forms: a field given twice is refused, not decided by
+/// whichever value comes last.
+#[test]
+fn signup_json_with_a_field_twice_is_422() {
+    let s = server();
+    let response = s
+        .client
+        .post("/signup")
+        .header(ContentType::JSON)
+        .body(r#"{"username":"bob","username":"eve","password":"correct horse"}"#)
+        .dispatch();
+    assert_error(
+        response,
+        Status::UnprocessableEntity,
+        "field `username` is given more than once",
+    );
+    assert_eq!(
+        json(s.get("/users", &s.token("carol"))).1,
+        serde_json::json!(["carol"])
+    );
+}
