@@ -29,6 +29,8 @@ use crate::App;
 pub const CHANNEL: &str = "bearer_auth_revoked";
 /// How often the listener looks for notifications.
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often the listener checks that its connection still answers.
+pub const KEEPALIVE: Duration = Duration::from_secs(5);
 
 /// What another instance must forget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,8 +204,9 @@ impl AuthCache {
 /// Listens for revocations from every instance on a PostgreSQL database and
 /// applies them to this instance's cache, until `stop` is set (the server
 /// shuts down) or the server is gone. Runs on its own thread with its own
-/// connection; after a lost connection it reconnects and empties the cache,
-/// since notifications may have been missed meanwhile.
+/// connection. Each time it starts listening (again) it empties the cache,
+/// since notifications may have been missed before; a query every
+/// [`KEEPALIVE`] finds a connection that died without a word.
 pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
     let stopped = || {
         let done = stop.load(Ordering::SeqCst) || app.strong_count() == 0;
@@ -226,9 +229,18 @@ pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
         };
         if let Err(error) = diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
             log::warn!("revocation listener cannot listen: {error}");
+            if stopped() {
+                return;
+            }
             std::thread::sleep(Duration::from_secs(1));
             continue;
         }
+        // Rows read before this point were not covered by any notification.
+        match app.upgrade() {
+            Some(app) => app.cache.clear(),
+            None => return,
+        }
+        let mut last_check = std::time::Instant::now();
         loop {
             if stopped() {
                 return;
@@ -237,20 +249,27 @@ pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
                 return;
             };
             let mut lost = false;
-            for notification in conn.notifications_iter() {
-                match notification {
-                    Ok(n) => {
-                        if let Some(revoked) = Revoked::parse(&n.payload) {
-                            app.cache.forget(&revoked);
+            if last_check.elapsed() >= KEEPALIVE {
+                last_check = std::time::Instant::now();
+                lost = diesel::sql_query("SELECT 1").execute(&mut conn).is_err();
+            }
+            if !lost {
+                for notification in conn.notifications_iter() {
+                    match notification {
+                        Ok(n) => {
+                            if let Some(revoked) = Revoked::parse(&n.payload) {
+                                app.cache.forget(&revoked);
+                            }
                         }
-                    }
-                    Err(_) => {
-                        lost = true;
-                        break;
+                        Err(_) => {
+                            lost = true;
+                            break;
+                        }
                     }
                 }
             }
             if lost {
+                log::warn!("revocation listener lost its connection; reconnecting");
                 app.cache.clear();
                 break;
             }

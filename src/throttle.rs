@@ -9,6 +9,10 @@
 //!   Addresses the user has not signed in from stop at 90; the last 10 are
 //!   kept for addresses the user has signed in from before.
 //!
+//! An "address" is an IPv4 address, or the /64 prefix of an IPv6 address:
+//! one IPv6 client usually holds a whole /64, and could otherwise take a
+//! fresh address for every attempt.
+//!
 //! Failures older than an hour no longer count, so delays decay with time.
 //! A success clears the failures of that username from that address. Nothing
 //! done from addresses the user has never used can stop the right password
@@ -22,12 +26,14 @@
 use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use crate::db::schema::{known_addresses, signin_failures, users};
 use crate::db::DbConn;
+use crate::error::ApiError;
 
 /// The PostgreSQL advisory lock that serialises [`admit`] across instances.
 const THROTTLE_LOCK: i64 = 0x7468_726f_7474; // "thrott"
-use crate::error::ApiError;
 
 /// Failures older than this are forgotten.
 pub const WINDOW: i64 = 3600;
@@ -44,6 +50,19 @@ pub const KNOWN_ADDRESS_RESERVE: i64 = 10;
 pub const MAX_DELAY: i64 = 900;
 /// Known addresses not used for this long are forgotten.
 pub const KNOWN_ADDRESS_TTL: i64 = 30 * 24 * 3600;
+
+/// The address a client's attempts are counted under: an IPv4 address as
+/// it is (also when mapped into IPv6), an IPv6 address as its /64.
+pub fn address_key(client: Option<IpAddr>) -> String {
+    match client.map(|ip| ip.to_canonical()) {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+    }
+}
 
 /// The throttle's answer for one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +270,17 @@ pub fn sweep(conn: &mut DbConn, now: i64) -> Result<usize, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_ipv4_or_an_ipv6_64() {
+        let key = |ip: &str| address_key(ip.parse().ok());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::9"), "2001:db8:1:2::/64");
+        assert_eq!(key("::1"), "::/64");
+        assert_eq!(address_key(None), "unknown");
+    }
 
     #[test]
     fn free_failures_never_wait_even_when_recorded_after_now() {

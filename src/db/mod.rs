@@ -21,13 +21,19 @@ use crate::error::ApiError;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Settings applied to every SQLite connection.
+/// Settings applied to every SQLite connection: a lock is waited for as
+/// long as a request may wait for the database (`database_timeout`).
 /// `busy_timeout` comes first, so that switching to WAL already waits for a
 /// lock held by another connection instead of failing at once.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
-     PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON;";
+fn sqlite_pragmas(timeout_seconds: u64) -> String {
+    format!(
+        "PRAGMA busy_timeout = {}; \
+         PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON;",
+        timeout_seconds.saturating_mul(1000).min(i32::MAX as u64)
+    )
+}
 
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -64,7 +70,7 @@ impl ManageConnection for DbManager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS)
+                conn.batch_execute(&sqlite_pragmas(self.connect_timeout))
                     .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }

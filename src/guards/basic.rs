@@ -76,7 +76,7 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
     let Some((username, password)) = parse_basic(header) else {
         return Err(fail("malformed_header", None));
     };
-    let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let address = throttle::address_key(client);
     let throttled = app.config.signin_throttle;
     let now = app.clock.now();
     let (verdict, user) = {

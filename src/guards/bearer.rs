@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use rocket::request::{FromRequest, Outcome, Request};
 
+use diesel::Connection;
+
 use crate::db::models::{Session, SingleUseToken, User};
+use crate::db::DbConn;
 use crate::error::{ApiError, Challenge};
-use crate::tokens::{Claims, Refusal, Subject, MAX_TOKEN_BYTES};
+use crate::tokens::{Refusal, Subject, MAX_TOKEN_BYTES};
 use crate::App;
 
 /// Seconds between two writes of a session's `last_seen_at`, at most.
@@ -27,7 +30,6 @@ pub struct BearerUser {
     pub user: User,
     /// The session the token belongs to, when sessions are on.
     pub session: Option<Session>,
-    pub claims: Claims,
     /// Set when the request ended its own credentials (log-out, account
     /// deletion): no fresh token may follow.
     ended: Arc<AtomicBool>,
@@ -76,10 +78,6 @@ impl BearerOutcome {
     }
 }
 
-/// Why a token was refused, for this request (logs and metrics).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokenRefusal(pub Option<Refusal>);
-
 async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let app = App::from_request_state(request)?;
     let mut headers = request.headers().get("Authorization");
@@ -118,7 +116,6 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let authenticated = |user, session| BearerUser {
         user,
         session,
-        claims: claims.clone(),
         ended: Arc::default(),
     };
     // Recently read rows, unless the token must be spent (a write) or the
@@ -144,27 +141,17 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     }
     let jti = claims.jti.clone();
     let epoch = app.cache.epoch();
+    // A single-use token is spent in one transaction with the reads: a
+    // database failure after the spending rolls it back, so the client can
+    // try again with the same token.
     let found = app
         .db
         .run(move |conn| {
-            if single_use && !SingleUseToken::consume(conn, &jti)? {
-                return Ok(Err(Refusal::Spent));
-            }
-            match subject {
-                Subject::User(id) => Ok(User::find(conn, id)?
-                    .map(|user| (user, None))
-                    .ok_or(Refusal::UnknownUser)),
-                Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
-                    Some((mut session, user)) if session.is_live(now, idle) => {
-                        // No statement at all while `last_seen_at` is fresh.
-                        if now - session.last_seen_at >= touch {
-                            Session::touch(conn, &sid, now, touch)?;
-                            session.last_seen_at = now;
-                        }
-                        Ok(Ok((user, Some(session))))
-                    }
-                    _ => Ok(Err(Refusal::SessionEnded)),
-                },
+            let spend = single_use.then_some(jti.as_str());
+            if single_use {
+                conn.transaction(|conn| lookup(conn, spend, subject, now, idle, touch))
+            } else {
+                lookup(conn, spend, subject, now, idle, touch)
             }
         })
         .await?;
@@ -178,9 +165,41 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     Ok(authenticated(user, session))
 }
 
+/// The rows a verified token speaks for, spending it first when `spend`
+/// holds its `jti`. `Ok(Err(_))` is a refused token, not a fault.
+fn lookup(
+    conn: &mut DbConn,
+    spend: Option<&str>,
+    subject: Subject,
+    now: i64,
+    idle: i64,
+    touch: i64,
+) -> Result<Result<(User, Option<Session>), Refusal>, ApiError> {
+    if let Some(jti) = spend {
+        if !SingleUseToken::consume(conn, jti)? {
+            return Ok(Err(Refusal::Spent));
+        }
+    }
+    match subject {
+        Subject::User(id) => Ok(User::find(conn, id)?
+            .map(|user| (user, None))
+            .ok_or(Refusal::UnknownUser)),
+        Subject::Session(sid) => match Session::find_with_user(conn, &sid)? {
+            Some((mut session, user)) if session.is_live(now, idle) => {
+                // No statement at all while `last_seen_at` is fresh.
+                if now - session.last_seen_at >= touch {
+                    Session::touch(conn, &sid, now, touch)?;
+                    session.last_seen_at = now;
+                }
+                Ok(Ok((user, Some(session))))
+            }
+            _ => Ok(Err(Refusal::SessionEnded)),
+        },
+    }
+}
+
 /// Refuses a bad token, with the reason kept server-side.
 fn refuse(request: &Request<'_>, refusal: Refusal) -> ApiError {
-    request.local_cache(|| TokenRefusal(Some(refusal)));
     match App::from_request_state(request) {
         Ok(app) => reject(request, app, refusal.as_str(), Challenge::InvalidToken),
         Err(error) => error,

@@ -38,6 +38,7 @@ fn every_sqlite_connection_has_wal_busy_timeout_and_foreign_keys() {
     let db = TestDb::sqlite();
     let mut config = config(&db);
     config.database_pool_size = 3;
+    config.database_timeout = 7;
     let s = TestServer::on(db, config);
     let app = app_of(&s.client);
     // Every connection of the pool at once, so none is checked twice.
@@ -53,7 +54,7 @@ fn every_sqlite_connection_has_wal_busy_timeout_and_foreign_keys() {
             .get_result::<Mode>(conn)
             .expect("journal_mode");
         assert_eq!(mode.journal_mode, "wal");
-        assert_eq!(pragma(conn, "busy_timeout", "timeout"), 5000);
+        assert_eq!(pragma(conn, "busy_timeout", "timeout"), 7000);
         assert_eq!(pragma(conn, "foreign_keys", "foreign_keys"), 1);
     }
 }

@@ -108,6 +108,27 @@ fn one_address_is_limited_across_usernames() {
     assert_eq!(from(&s, B, "alice", PASSWORD).status(), Status::Ok);
 }
 
+/// An IPv6 client cannot escape the per-address limit by taking a fresh
+/// address of its /64 for every attempt; the next /64 is someone else.
+#[test]
+fn an_ipv6_client_is_counted_by_its_64() {
+    let s = stopped_server(|_| {});
+    s.signup("alice");
+    for i in 0..50 {
+        let ip = format!("2001:db8:1:2::{:x}", i + 1);
+        let status = from(&s, &ip, &format!("user{i}"), "wrong").status();
+        assert_eq!(status, Status::Unauthorized, "attempt {i}");
+    }
+    assert_eq!(
+        from(&s, "2001:db8:1:2:ffff::1", "someone", "wrong").status(),
+        Status::TooManyRequests
+    );
+    assert_eq!(
+        from(&s, "2001:db8:1:3::1", "alice", PASSWORD).status(),
+        Status::Ok
+    );
+}
+
 /// How many passwords bcrypt has hashed or verified on this server.
 fn bcrypt_runs(s: &TestServer) -> u64 {
     app_of(&s.client).metrics.hash_wait.get_sample_count()
