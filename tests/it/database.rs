@@ -140,3 +140,27 @@ fn health_is_503_without_the_schema() {
         "service unavailable",
     );
 }
+
+/// A fresh single-use token for a session that another request ended a
+/// moment before (rotation racing a log-out) is `invalid_token`, not a 500.
+#[test]
+fn a_token_for_a_vanished_session_is_invalid_token_not_a_fault() {
+    use bearer_auth::error::{ApiError, Challenge};
+    use bearer_auth::tokens::Subject;
+    let s = server_with(|c| {
+        c.sessions = true;
+        c.single_use_tokens = true;
+    });
+    let user_id = s.signup("alice")["user"]["id"].as_i64().expect("id");
+    let app = app_of(&s.client);
+    let mut conn = app.db.pool().get().expect("connection");
+    let gone = Subject::Session(bearer_auth::tokens::random_id());
+    let issued = app.issue_token(&mut conn, user_id, &gone, app.clock.now());
+    assert!(
+        matches!(
+            issued,
+            Err(ApiError::Unauthenticated(Challenge::InvalidToken))
+        ),
+        "{issued:?}"
+    );
+}
