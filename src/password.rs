@@ -63,6 +63,15 @@ impl PasswordHasher {
         })
     }
 
+    /// Whether `hash` was made at another cost than the configured one (or
+    /// cannot be read): it is then hashed anew at the next good signin, so
+    /// that a change of `bcrypt_cost` reaches every account, and known and
+    /// unknown users keep costing the same time.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>()
+            .map_or(true, |parts| parts.get_cost() != self.cost)
+    }
+
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(ApiError::internal(

@@ -65,6 +65,19 @@ impl User {
             .ok_or_else(|| ApiError::internal("signup", "inserted user not found"))
     }
 
+    /// Replaces the password hash, if it is still `old` (a concurrent
+    /// change wins).
+    pub fn replace_hash(conn: &mut DbConn, id: i64, old: &str, new: &str) -> Result<(), ApiError> {
+        diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::password_hash.eq(old)),
+        )
+        .set(users::password_hash.eq(new))
+        .execute(conn)?;
+        Ok(())
+    }
+
     pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>, ApiError> {
         Ok(users::table
             .filter(users::username.eq(username))

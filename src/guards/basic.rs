@@ -107,8 +107,15 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let rehash = hash
+        .as_deref()
+        .is_some_and(|h| app.hasher.needs_rehash(h))
+        .then(|| password.clone());
     // Unknown users are verified against a dummy hash: same time, same answer.
     let matched = app.hasher.verify(password, hash).await?;
+    if let (Some(password), Some(user), true) = (rehash, &user, matched) {
+        rehash_password(app, user, password).await;
+    }
     // `admit` already counted the attempt as a failure; a success clears it.
     if let (true, Some(user), true) = (throttled, &user, matched) {
         let (user_id, name) = (user.id, username.clone());
@@ -129,6 +136,24 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
         }
         Some(user) => Err(fail("wrong_password", Some((user.id, &user.username)))),
         None => Err(fail("unknown_user", None)),
+    }
+}
+
+/// Stores a hash of `password` at the configured cost in place of the
+/// user's old one. A failure leaves the old hash, which still works: it is
+/// logged, and the signin goes on.
+async fn rehash_password(app: &App, user: &User, password: String) {
+    let (id, old) = (user.id, user.password_hash.clone());
+    let result = match app.hasher.hash(password).await {
+        Ok(new) => {
+            app.db
+                .run(move |conn| User::replace_hash(conn, id, &old, &new))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        log::warn!("password hash of user {id} not upgraded: {error}");
     }
 }
 

@@ -183,3 +183,36 @@ fn overlong_password_at_signin_is_invalid_login() {
     let response = s.signin("alice", &format!("{PASSWORD}{}", "x".repeat(80)));
     assert_error(response, Status::Unauthorized, "Invalid Login");
 }
+
+/// After `bcrypt_cost` changes, a good signin stores the password hashed at
+/// the new cost; a wrong password changes nothing.
+#[test]
+fn a_good_signin_upgrades_a_hash_of_another_cost() {
+    use bearer_auth::db::schema::users;
+    use diesel::prelude::*;
+    let s = server_with(|c| c.bcrypt_cost = 5);
+    s.signup("alice");
+    let app = app_of(&s.client);
+    let stored = || -> String {
+        let mut conn = app.db.pool().get().expect("connection");
+        users::table
+            .select(users::password_hash)
+            .first(&mut *conn)
+            .expect("one user")
+    };
+    let old = bcrypt::hash(PASSWORD, 4).expect("hash");
+    {
+        let mut conn = app.db.pool().get().expect("connection");
+        diesel::update(users::table)
+            .set(users::password_hash.eq(&old))
+            .execute(&mut *conn)
+            .expect("update");
+    }
+    assert_eq!(s.signin("alice", "wrong").status(), Status::Unauthorized);
+    assert_eq!(stored(), old);
+    assert_eq!(s.signin("alice", PASSWORD).status(), Status::Ok);
+    let upgraded = stored();
+    assert!(upgraded.starts_with("$2b$05$"), "{upgraded}");
+    assert_eq!(s.signin("alice", PASSWORD).status(), Status::Ok);
+    assert_eq!(stored(), upgraded, "hashed once, not at every signin");
+}
