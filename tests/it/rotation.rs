@@ -115,3 +115,23 @@ fn with_single_use_the_chain_is_the_only_way_in() {
         token = next;
     }
 }
+
+/// A fresh token that needs no record (tokens are not single-use) is only
+/// signed: it neither waits for nor needs a database connection.
+#[test]
+fn rotation_without_single_use_needs_no_database_connection() {
+    let s = server_with(|c| {
+        c.rotate_tokens = true;
+        c.database_pool_size = 1;
+        c.database_timeout = 1;
+    });
+    let token = s.token("alice");
+    // The user row is now in the instance's cache.
+    assert_eq!(s.get("/secret", &token).status(), Status::Ok);
+    let app = app_of(&s.client);
+    let held = app.db.pool().get().expect("the pool's one connection");
+    let response = s.get("/secret", &token);
+    assert_eq!(response.status(), Status::Ok);
+    assert!(fresh_token(&response).is_some());
+    drop(held);
+}

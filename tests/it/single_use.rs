@@ -78,3 +78,30 @@ fn spent_tokens_leave_no_record() {
     assert_eq!(s.get("/secret", &token).status(), Status::Ok);
     assert_eq!(count_rows(&s.client, "single_use_tokens"), 0);
 }
+
+/// A database failure after the token is spent (here: the sessions table
+/// is briefly missing) rolls the spending back: the token still works once.
+#[test]
+fn a_failed_lookup_does_not_spend_the_token() {
+    let s = server_with(|c| {
+        c.sessions = true;
+        c.single_use_tokens = true;
+    });
+    let token = s.token("alice");
+    let app = app_of(&s.client);
+    let rename = |from: &str, to: &str| {
+        use diesel::RunQueryDsl;
+        let mut conn = app.db.pool().get().expect("connection");
+        diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&mut *conn)
+            .expect("rename");
+    };
+    rename("sessions", "sessions_away");
+    assert_eq!(
+        s.get("/secret", &token).status(),
+        Status::InternalServerError
+    );
+    rename("sessions_away", "sessions");
+    assert_eq!(s.get("/secret", &token).status(), Status::Ok);
+    assert_invalid_token(s.get("/secret", &token));
+}
