@@ -51,26 +51,46 @@ async fn list(app: &State<Arc<App>>, auth: BearerUser) -> Result<Json<Vec<Sessio
     ))
 }
 
+/// Ends the caller's session `id`: `false` when it is not one of theirs
+/// (or already gone). Ending the session of this very request means no
+/// fresh token follows.
+async fn end_session(
+    app: &App,
+    auth: &BearerUser,
+    client: &ClientInfo,
+    id: String,
+    scope: &str,
+) -> Result<bool, ApiError> {
+    let user_id = auth.user.id;
+    let target = id.clone();
+    let ended = app
+        .db
+        .run(move |conn| Session::end(conn, &target, user_id))
+        .await?;
+    if auth.session.as_ref().is_some_and(|s| s.id == id) {
+        auth.mark_ended();
+    }
+    if ended {
+        app.cache.forget_session(&id);
+        app.audit(
+            "session_ended",
+            Some(user_id),
+            client.ip,
+            serde_json::json!({ "scope": scope }),
+        );
+    }
+    Ok(ended)
+}
+
 #[rocket::delete("/sessions/current")]
 async fn end_current(
     app: &State<Arc<App>>,
     auth: BearerUser,
     client: ClientInfo,
 ) -> Result<Status, ApiError> {
-    let session = auth.session.clone().ok_or(ApiError::NotFound)?;
-    let user_id = auth.user.id;
-    let target = session.id.clone();
-    app.db
-        .run(move |conn| Session::end(conn, &target, user_id))
-        .await?;
-    app.cache.forget_session(&session.id);
-    auth.mark_ended();
-    app.audit(
-        "session_ended",
-        Some(user_id),
-        client.ip,
-        serde_json::json!({ "scope": "current" }),
-    );
+    let id = auth.session.as_ref().ok_or(ApiError::NotFound)?.id.clone();
+    // Already gone (a log-out racing this one) is logged out all the same.
+    end_session(app, &auth, &client, id, "current").await?;
     Ok(Status::NoContent)
 }
 
@@ -85,26 +105,11 @@ async fn end_one(
     if !crate::tokens::is_random_id(&id) {
         return Err(ApiError::NotFound);
     }
-    let user_id = auth.user.id;
-    let target = id.clone();
-    let ended = app
-        .db
-        .run(move |conn| Session::end(conn, &target, user_id))
-        .await?;
-    if !ended {
-        return Err(ApiError::NotFound);
+    if end_session(app, &auth, &client, id, "one").await? {
+        Ok(Status::NoContent)
+    } else {
+        Err(ApiError::NotFound)
     }
-    app.cache.forget_session(&id);
-    app.audit(
-        "session_ended",
-        Some(user_id),
-        client.ip,
-        serde_json::json!({ "scope": "one" }),
-    );
-    if auth.session.as_ref().is_some_and(|s| s.id == id) {
-        auth.mark_ended();
-    }
-    Ok(Status::NoContent)
 }
 
 #[rocket::delete("/sessions")]
