@@ -5,6 +5,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use rocket::request::{FromRequest, Outcome, Request};
 
+use super::Authorization;
 use crate::db::models::User;
 use crate::error::{ApiError, Challenge};
 use crate::throttle::{self, Verdict};
@@ -67,11 +68,10 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
         );
         ApiError::Unauthenticated(Challenge::Basic)
     };
-    let mut headers = request.headers().get("Authorization");
-    let header = match (headers.next(), headers.next()) {
-        (Some(header), None) => header,
-        (None, _) => return Err(fail("missing_header", None)),
-        (Some(_), Some(_)) => return Err(fail("malformed_header", None)),
+    let header = match super::authorization(request) {
+        Authorization::One(header) => header,
+        Authorization::Missing => return Err(fail("missing_header", None)),
+        Authorization::Several => return Err(fail("malformed_header", None)),
     };
     let Some((username, password)) = parse_basic(header) else {
         return Err(fail("malformed_header", None));

@@ -8,6 +8,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use diesel::Connection;
 
+use super::Authorization;
 use crate::db::models::{Session, SingleUseToken, User};
 use crate::db::DbConn;
 use crate::error::{ApiError, Challenge};
@@ -80,11 +81,10 @@ impl BearerOutcome {
 
 async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let app = App::from_request_state(request)?;
-    let mut headers = request.headers().get("Authorization");
-    let header = match (headers.next(), headers.next()) {
-        (None, _) => return Err(reject(request, app, "missing", Challenge::Bearer)),
-        (Some(header), None) => header,
-        (Some(_), Some(_)) => {
+    let header = match super::authorization(request) {
+        Authorization::Missing => return Err(reject(request, app, "missing", Challenge::Bearer)),
+        Authorization::One(header) => header,
+        Authorization::Several => {
             return Err(reject(
                 request,
                 app,

@@ -14,6 +14,23 @@ pub use bearer::BearerUser;
 pub use client::ClientInfo;
 pub use signup::SignupRequest;
 
+/// The `Authorization` header of a request, as the guards see it.
+enum Authorization<'r> {
+    Missing,
+    One(&'r str),
+    /// Given more than once: malformed, whatever the values.
+    Several,
+}
+
+fn authorization<'r>(request: &'r Request<'_>) -> Authorization<'r> {
+    let mut headers = request.headers().get("Authorization");
+    match (headers.next(), headers.next()) {
+        (None, _) => Authorization::Missing,
+        (Some(header), None) => Authorization::One(header),
+        (Some(_), Some(_)) => Authorization::Several,
+    }
+}
+
 /// A guard's answer (computed once per request and cached) as an outcome. A
 /// failure is recorded for the catcher, which answers with its challenge.
 fn outcome<T: Clone>(request: &Request<'_>, answer: &Result<T, ApiError>) -> Outcome<T, ApiError> {
