@@ -131,8 +131,9 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The raw keys as they come out of the figment, before validation.
-#[derive(Debug, Deserialize)]
+/// The raw keys as they come out of the figment, before validation. No
+/// `Debug`: it holds the secrets.
+#[derive(Deserialize)]
 #[serde(default)]
 struct RawConfig {
     database_url: String,

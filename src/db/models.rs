@@ -12,13 +12,24 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, Challenge};
 
 /// An account.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    // Never the hash, not even in a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the API shows of a user: never the hash.

@@ -14,10 +14,19 @@ pub const MAX_BODY_BYTES: u64 = 4096;
 pub const MAX_USERNAME_CHARS: usize = 64;
 
 /// A signup's fields, not yet validated.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignupRequest {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for SignupRequest {
+    // Never the password, not even in a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks a new username: 1 to 64 characters, no `:` (it would break Basic),

@@ -61,11 +61,21 @@ pub enum Subject {
 }
 
 /// A token just made.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Issued {
     pub token: String,
     pub jti: String,
     pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Issued {
+    // The token is a credential: never in a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("jti", &self.jti)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a token was refused. Kept server-side (logs, metrics); the client only
