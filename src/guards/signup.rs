@@ -200,6 +200,26 @@ mod tests {
     }
 
     #[test]
+    fn debug_prints_leave_out_the_password() {
+        let request = SignupRequest {
+            username: "alice".into(),
+            password: "correct horse".into(),
+        };
+        let printed = format!("{request:?}");
+        assert!(
+            printed.contains("alice") && !printed.contains("horse"),
+            "{printed}"
+        );
+        let user = crate::db::models::User {
+            id: 1,
+            username: "alice".into(),
+            password_hash: "$2b$04$secrethash".into(),
+            created_at: 0,
+        };
+        assert!(!format!("{user:?}").contains("secrethash"));
+    }
+
+    #[test]
     fn forms_decode_strictly() {
         let ok = from_form("username=al+ice%21&password=p%C3%A9%3Ass&extra=1").ok();
         assert_eq!(
