@@ -5,7 +5,7 @@
 #
 #   scripts/httpie-walkthrough.sh [path/to/bearer-auth]
 #
-# httpie comes from PyPI into target/httpie-venv when `http` is not installed.
+# httpie always comes from PyPI, into the virtual environment target/httpie-venv.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$(realpath "${1:-$repo/target/debug/bearer-auth}")"
