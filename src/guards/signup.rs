@@ -217,6 +217,12 @@ mod tests {
             created_at: 0,
         };
         assert!(!format!("{user:?}").contains("secrethash"));
+        let issued = crate::tokens::Issued {
+            token: "header.claims.signature".into(),
+            jti: "j".into(),
+            expires_at: None,
+        };
+        assert!(!format!("{issued:?}").contains("signature"));
     }
 
     #[test]

@@ -409,3 +409,15 @@ pub fn assert_one_winner(statuses: &[Status], winner: Status, loser: Status) {
     let lost = statuses.iter().filter(|s| **s == loser).count();
     assert_eq!((won, lost), (1, statuses.len() - 1), "{statuses:?}");
 }
+
+/// A command for the server binary that inherits no `ROCKET_*` setting from
+/// the environment the tests run in: each test sets what it means.
+pub fn server_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bearer-auth"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ROCKET_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}

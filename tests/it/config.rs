@@ -1,9 +1,7 @@
-use std::process::Command;
-
 use bearer_auth::{Config, ConfigError};
 use rocket::figment::Figment;
 
-use crate::common::TestDb;
+use crate::common::{server_command, TestDb};
 
 fn figment(profile: &str, pairs: &[(&str, &str)]) -> Figment {
     let mut figment = Figment::from(rocket::Config::debug_default());
@@ -134,7 +132,7 @@ fn binary_refuses_bad_config_with_one_line() {
             "token_encryption_key",
         ),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+        let output = server_command()
             .current_dir(dir.path())
             .env("ROCKET_CONFIG", "/dev/null")
             .env("ROCKET_PORT", "0")

@@ -2,7 +2,7 @@
 //! user that got a 201, racing threads get one 201 for one name, and two
 //! processes on one database race safely.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -16,7 +16,7 @@ fn start(db: &TestDb, dir: &std::path::Path, port: u16) -> Child {
 
 /// [`start`] with more environment.
 fn start_with(db: &TestDb, dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+    let mut child = server_command()
         .envs(env.iter().copied())
         .current_dir(dir)
         .env("ROCKET_CONFIG", "/dev/null")
@@ -251,12 +251,7 @@ fn the_shipped_config_starts_on_a_fresh_sqlite_file() {
     .expect("copy Rocket.toml");
     let log = dir.path().join("server.log");
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bearer-auth"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("ROCKET_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = server_command();
     let mut server = command
         .current_dir(dir.path())
         .env("ROCKET_PORT", port.to_string())

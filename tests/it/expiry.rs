@@ -18,7 +18,7 @@ fn tokens_expire_after_token_ttl() {
 
 #[test]
 fn a_short_ttl_is_honoured() {
-    let s = server_with(|c| c.token_ttl = 1);
+    let s = server_with_clock(bearer_auth::Clock::stopped(), |c| c.token_ttl = 1);
     let token = s.token("alice");
     let claims = segment(&token, 1);
     assert_eq!(

@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -149,7 +148,7 @@ fn unreachable_postgres_at_start_is_one_line_and_exit_1() {
     assert_eq!(error.map(|e| e.key).as_deref(), Some("database_url"));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+    let output = server_command()
         .current_dir(dir.path())
         .env("ROCKET_CONFIG", "/dev/null")
         .env("ROCKET_DATABASE_URL", url)

@@ -182,7 +182,7 @@ fn sigterm_lets_requests_in_flight_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bearer-auth"))
+    let mut child = server_command()
         .current_dir(dir.path())
         .env(
             "ROCKET_CONFIG",

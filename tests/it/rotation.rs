@@ -124,6 +124,8 @@ fn rotation_without_single_use_needs_no_database_connection() {
         c.rotate_tokens = true;
         c.database_pool_size = 1;
         c.database_timeout = 1;
+        // The cached row must outlive any pause of a slow machine.
+        c.auth_cache_ttl_ms = 600_000;
     });
     let token = s.token("alice");
     // The user row is now in the instance's cache.

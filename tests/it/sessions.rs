@@ -198,7 +198,8 @@ fn sessions_end_at_the_absolute_timeout() {
 fn last_seen_is_written_at_most_every_few_seconds() {
     use bearer_auth::db::schema::sessions::dsl::*;
     use diesel::prelude::*;
-    let s = sessions_server();
+    // A stopped clock: only `advance` moves time, however slow the machine.
+    let s = server_with_clock(bearer_auth::Clock::stopped(), |c| c.sessions = true);
     let token = s.token("alice");
     let read = || -> i64 {
         let app = app_of(&s.client);
@@ -292,4 +293,47 @@ fn only_exact_paths_end_sessions() {
     }
     assert_eq!(list(&s, &a).len(), 2);
     assert_eq!(s.get("/secret", &b).status(), Status::Ok);
+}
+
+/// `GET /sessions` lists live sessions only: one that died of idleness is
+/// left out even before the sweeper has removed its row.
+#[test]
+fn the_list_holds_only_live_sessions() {
+    let s = server_with_clock(bearer_auth::Clock::stopped(), |c| {
+        c.sessions = true;
+        c.token_ttl = 0;
+        c.session_sweep_interval = 3600;
+    });
+    let used = s.token("alice");
+    let idle = token_of(&json(s.signin("alice", PASSWORD)).1);
+    assert_eq!(list(&s, &used).len(), 2);
+    keep_using(&s, &used, 1000, 2);
+    assert_eq!(count_rows(&s.client, "sessions"), 2, "not swept yet");
+    let sessions = list(&s, &used);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["id"], sid_of(&used));
+    assert_eq!(sessions[0]["current"], true);
+    assert_invalid_token(s.get("/secret", &idle));
+}
+
+/// Rotation covers the session routes too: every 2xx answer to them that
+/// leaves the caller's session alive carries a fresh token.
+#[test]
+fn session_routes_rotate_tokens() {
+    let s = server_with(|c| {
+        c.sessions = true;
+        c.rotate_tokens = true;
+        c.single_use_tokens = true;
+    });
+    let token = s.token("alice");
+    let other = token_of(&json(s.signin("alice", PASSWORD)).1);
+    let response = s.get("/sessions", &token);
+    assert_eq!(response.status(), Status::Ok);
+    let token = fresh_token(&response).expect("fresh token on GET /sessions");
+    drop(response);
+    let response = s.delete(&format!("/sessions/{}", sid_of(&other)), &token);
+    assert_eq!(response.status(), Status::NoContent);
+    let token = fresh_token(&response).expect("fresh token on DELETE /sessions/<id>");
+    drop(response);
+    assert_eq!(s.get("/secret", &token).status(), Status::Ok);
 }
