@@ -240,7 +240,7 @@ pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
             Some(app) => app.cache.clear(),
             None => return,
         }
-        let mut last_check = std::time::Instant::now();
+        let mut last_check = Instant::now();
         loop {
             if stopped() {
                 return;
@@ -250,7 +250,7 @@ pub fn listen(url: String, app: Weak<App>, stop: &AtomicBool) {
             };
             let mut lost = false;
             if last_check.elapsed() >= KEEPALIVE {
-                last_check = std::time::Instant::now();
+                last_check = Instant::now();
                 lost = diesel::sql_query("SELECT 1").execute(&mut conn).is_err();
             }
             if !lost {

@@ -131,14 +131,13 @@ impl Db {
         fn cannot_open(e: impl std::fmt::Display) -> ConfigError {
             ConfigError::new("database_url", format!("cannot open the database: {e}"))
         }
-        // Try once by hand for a clear message instead of r2d2's timeout. An
-        // in-memory database dies with its connection, so it is migrated
-        // through the pool's one connection instead.
-        let mut first = manager.connect().map_err(cannot_open)?;
+        // A file or server is opened once by hand first, for a clear message
+        // instead of r2d2's timeout. An in-memory database dies with its
+        // connection, so it is migrated through the pool's one connection.
         if !memory {
+            let mut first = manager.connect().map_err(cannot_open)?;
             migrate(&mut first)?;
         }
-        drop(first);
         let pool = builder.build(manager).map_err(cannot_open)?;
         if memory {
             let mut conn = pool.get().map_err(cannot_open)?;
@@ -188,7 +187,7 @@ impl Db {
     /// Whether the database answers a trivial query on the `users` table
     /// (so a database without the schema is not healthy either).
     pub async fn ping(&self) -> bool {
-        use diesel::{QueryDsl, RunQueryDsl};
+        use diesel::QueryDsl;
         self.run(|conn| {
             schema::users::table
                 .select(schema::users::id)

@@ -144,14 +144,13 @@ async fn authenticate(request: &Request<'_>) -> Result<BasicCredentials, ApiErro
 /// logged, and the signin goes on.
 async fn rehash_password(app: &App, user: &User, password: String) {
     let (id, old) = (user.id, user.password_hash.clone());
-    let result = match app.hasher.hash(password).await {
-        Ok(new) => {
-            app.db
-                .run(move |conn| User::replace_hash(conn, id, &old, &new))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let result = async {
+        let new = app.hasher.hash(password).await?;
+        app.db
+            .run(move |conn| User::replace_hash(conn, id, &old, &new))
+            .await
+    }
+    .await;
     if let Err(error) = result {
         log::warn!("password hash of user {id} not upgraded: {error}");
     }

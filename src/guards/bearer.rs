@@ -147,11 +147,10 @@ async fn authenticate(request: &Request<'_>) -> Result<BearerUser, ApiError> {
     let found = app
         .db
         .run(move |conn| {
-            let spend = single_use.then_some(jti.as_str());
             if single_use {
-                conn.transaction(|conn| lookup(conn, spend, subject, now, idle, touch))
+                conn.transaction(|conn| lookup(conn, Some(&jti), subject, now, idle, touch))
             } else {
-                lookup(conn, spend, subject, now, idle, touch)
+                lookup(conn, None, subject, now, idle, touch)
             }
         })
         .await?;

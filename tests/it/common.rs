@@ -355,6 +355,16 @@ pub fn count_rows_of(app: &bearer_auth::App, table: &str) -> i64 {
         .n
 }
 
+/// Runs one SQL statement on a connection of `client`'s pool: for tests that
+/// change the database behind the server's back.
+pub fn execute_sql(client: &Client, sql: &str) {
+    let app = app_of(client);
+    let mut conn = app.db.pool().get().expect("connection");
+    diesel::sql_query(sql)
+        .execute(&mut *conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// The X-Access-Token of a response.
 pub fn fresh_token(response: &LocalResponse<'_>) -> Option<String> {
     response

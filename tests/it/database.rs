@@ -70,12 +70,7 @@ fn deleting_a_user_row_cascades_to_sessions_and_tokens() {
     assert_eq!(count_rows(&s.client, "sessions"), 2);
     assert_eq!(count_rows(&s.client, "single_use_tokens"), 2);
     // Straight in SQL, not through the account code: the foreign keys do it.
-    let app = app_of(&s.client);
-    let mut conn = app.db.pool().get().expect("connection");
-    diesel::sql_query("DELETE FROM users WHERE username = 'alice'")
-        .execute(&mut *conn)
-        .expect("delete");
-    drop(conn);
+    execute_sql(&s.client, "DELETE FROM users WHERE username = 'alice'");
     assert_eq!(count_rows(&s.client, "sessions"), 1);
     assert_eq!(count_rows(&s.client, "single_use_tokens"), 1);
 }
@@ -128,12 +123,7 @@ fn health_is_503_without_the_schema() {
     let config = config(&db);
     let s = TestServer::on(db, config);
     assert_eq!(s.client.get("/health").dispatch().status(), Status::Ok);
-    let app = app_of(&s.client);
-    let mut conn = app.db.pool().get().expect("connection");
-    diesel::sql_query("DROP TABLE users")
-        .execute(&mut *conn)
-        .expect("drop users");
-    drop(conn);
+    execute_sql(&s.client, "DROP TABLE users");
     assert_error(
         s.client.get("/health").dispatch(),
         Status::ServiceUnavailable,
